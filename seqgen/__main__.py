@@ -1,0 +1,5 @@
+"""``python -m seqgen`` (and ``torchrun -m seqgen``) run the CLI."""
+
+from seqgen.cli import main
+
+main()
