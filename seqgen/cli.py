@@ -1,0 +1,235 @@
+"""The ``seqgen`` command: a thin click shell over library functions.
+
+Each command parses its options, calls one library function and prints. Library failures are
+``SeqgenError``s, printed as one ``Error: ...`` line with exit code 1 (``--debug`` shows the
+traceback instead).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from seqgen.config import CELLS, INITS, Config, DataConfig, ModelConfig, TrainConfig, load_preset, load_toml
+from seqgen.errors import SeqgenError
+
+DEFAULTS = Config()
+
+
+def _option(section: Any, name: str, help: str, **kwargs: Any) -> Any:
+    """A click option whose default and type come from the config dataclass field ``name``."""
+    default = getattr(section, name)
+    flag = "--" + name.replace("_", "-")
+    if isinstance(default, bool):
+        flag = f"{flag}/--no-{flag[2:]}"
+    return click.option(flag, name, default=default, show_default=True, help=help, **kwargs)
+
+
+class SeqgenGroup(click.Group):
+    """Turns SeqgenError into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SeqgenError as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {err}", err=True)
+            signum = getattr(err, "signum", None)
+            sys.exit(128 + signum if signum else 1)
+
+
+@click.group(cls=SeqgenGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="seqgen")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Learn from sequences (text, music) and generate new ones."""
+    ctx.obj = {"debug": debug}
+
+
+d, m, t = DEFAULTS.data, DEFAULTS.model, DEFAULTS.train
+TRAIN_OPTIONS = [
+    _option(d, "corpus", "Corpus name (see `seqgen corpus list`) or a .txt/MIDI file or folder."),
+    _option(d, "tokenizer", "char | bpe | unigram (text); grid | performance (music). Empty: char for text, grid for music."),
+    _option(d, "vocab_size", "Vocabulary size for bpe/unigram."),
+    _option(d, "val_frac", "Fraction of the corpus (its end, before test) used for validation."),
+    _option(d, "test_frac", "Fraction of the corpus (its very end) held out for testing."),
+    _option(d, "encoding", "Text encoding of .txt corpora."),
+    _option(m, "cell", "Recurrent cell (peephole is a custom cell, several times slower to train).",
+            type=click.Choice(CELLS)),
+    _option(m, "layers", "Stacked recurrent layers."),
+    _option(m, "hidden", "Hidden units per layer."),
+    _option(m, "embed", "Embedding size."),
+    _option(m, "dropout", "Dropout between layers and before the head."),
+    _option(m, "tie_weights", "Share embedding and output weights (needs embed == hidden)."),
+    _option(m, "init", "Initialisation of the recurrent weight matrices.", type=click.Choice(INITS)),
+    _option(t, "batch_size", "Parallel contiguous streams per batch."),
+    _option(t, "seq_len", "Time steps per batch (truncated BPTT length)."),
+    _option(t, "lr", "Peak learning rate (AdamW; warmup, then cosine decay over the budget)."),
+    _option(t, "weight_decay", "AdamW weight decay."),
+    _option(t, "warmup_steps", "Linear learning-rate warmup steps."),
+    _option(t, "grad_clip", "Gradient-norm clipping (0 disables)."),
+    _option(t, "reset_prob", "Chance per stream and batch of zeroing the carried state."),
+    _option(t, "max_steps", "Stop after this many steps (0: no step limit)."),
+    _option(t, "max_time", "Stop after this many seconds of training, evaluation excluded (0: no limit)."),
+    _option(t, "epochs", "Stop after this many passes over the train split (0: no limit)."),
+    _option(t, "eval_every", "Evaluate on the whole val split (and checkpoint) every N steps."),
+    _option(t, "device", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+    _option(t, "seed", "Random seed (same flags and seed give the same losses on CPU)."),
+    _option(t, "run_dir", "Run directory (default: checkpoints/<corpus>-<cell>-<time>)."),
+]
+FLAG_NAMES = {f.name for section in (DataConfig, ModelConfig, TrainConfig) for f in fields(section)}
+
+
+def _train_options(func: Any) -> Any:
+    for option in reversed(TRAIN_OPTIONS):
+        func = option(func)
+    return func
+
+
+@main.command()
+@_train_options
+@click.option("--preset", default=None, help="A shipped preset (cpu, gpu): a TOML file of settings.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of settings; flags override it.")
+@click.option("--resume", default=None, help="Run directory or checkpoint to continue exactly where it stopped.")
+@click.pass_context
+def train(ctx: click.Context, preset: str | None, config_file: str | None, resume: str | None, **flags: Any) -> None:
+    """Train a language model on a corpus; writes checkpoints/<run>/."""
+    from seqgen.trainer import Trainer
+
+    given = {k: v for k, v in flags.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
+    if resume:
+        trainer = Trainer.resume(resume, given, echo=click.echo)
+    else:
+        config = Config()
+        for source in (load_preset(preset) if preset else None, load_toml(config_file) if config_file else None):
+            if source:
+                config.update(source)
+        config.update(given)
+        trainer = Trainer(config, echo=click.echo)
+    result = trainer.run()
+    click.echo(f"done: step {result.step}, best val loss {result.best_val:.4f} nats/token, "
+               f"{result.train_time:.0f} s of training; checkpoints in {result.run_dir}")
+
+
+@main.command()
+@click.option("--checkpoint", default=None, help="Checkpoint file or run directory (default: newest run's best.pt).")
+@click.option("--seed", default="", help="Text (or note names for music) to start from.")
+@click.option("--length", default=1000, help="Tokens to generate.")
+@click.option("--temperature", default=1.0, help="Sampling temperature (0 = greedy).")
+@click.option("--top-k", default=0, help="Sample only among the k likeliest tokens (0 = all).")
+@click.option("--top-p", default=1.0, help="Nucleus sampling: smallest set reaching this probability.")
+@click.option("--num-samples", default=1, help="Samples to generate (as one batch).")
+@click.option("--stop", default="", help="End a sample after it generates this string.")
+@click.option("--random-seed", type=int, default=None, help="Seed for reproducible samples.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+def sample(checkpoint: str | None, seed: str, length: int, temperature: float, top_k: int, top_p: float,
+           num_samples: int, stop: str, random_seed: int | None, out: str | None) -> None:
+    """Generate from a trained checkpoint, streaming text to stdout."""
+    from seqgen.checkpoint import load_model
+    from seqgen.generate import SampleRequest, sample_text
+    from seqgen.sampler import SamplingSettings
+
+    settings = SamplingSettings(temperature, top_k, top_p)
+    settings.validate()
+    model, tokenizer, _, _ = load_model(checkpoint)
+    request = SampleRequest(seed, length, num_samples, stop, random_seed, settings)
+    if out and Path(out).suffix.lower() in (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".wav", ".png") \
+            and tokenizer.domain == "text":
+        raise SeqgenError(f"this checkpoint generates text; it cannot write {Path(out).suffix} (use .txt or stdout)")
+    if not seed and tokenizer.domain == "text":
+        raise SeqgenError('give a seed (--seed), e.g. --seed "ROMEO:"')
+    stream = num_samples == 1 and out is None
+
+    def show(index: int, piece: str) -> None:
+        if stream:
+            click.echo(piece, nl=False)
+            sys.stdout.flush()
+
+    texts = sample_text(model, tokenizer, request, show)
+    if stream:
+        click.echo()
+        return
+    joined = "\n\n".join(f"--- sample {i + 1} ---\n{text}" if num_samples > 1 else text for i, text in enumerate(texts))
+    if out:
+        _write_text(Path(out), joined + "\n")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(joined)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise SeqgenError(f"could not write {path}: {err.strerror or err}") from None
+
+
+@main.command(name="eval")
+@click.option("--checkpoint", default=None, help="Checkpoint file or run directory (default: newest run's best.pt).")
+@click.option("--split", type=click.Choice(["val", "test", "train"]), default="val", help="Split to evaluate.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str) -> None:
+    """Total NLL, nats/token, bits/char (or nats/note) and perplexity over a whole split."""
+    from seqgen.checkpoint import load_model
+    from seqgen.corpus import load_corpus
+    from seqgen.dataset import prepare
+    from seqgen.evaluate import report, total_nll
+    from seqgen.trainer import pick_device
+
+    model, _, config, _ = load_model(checkpoint)
+    data = prepare(load_corpus(config.data.corpus, config.data.encoding), config.data)
+    tokens = data.arrays[split]
+    if len(tokens) < 2:
+        raise SeqgenError(f"the {split} split is empty for this checkpoint's settings")
+    dev = pick_device(device)
+    nll, count = total_nll(model.to(dev), tokens, config.train.eval_streams, dev, dev.type == "cuda")
+    result = report(split, nll, count, data.units[split])
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>16}  {value:,.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
+
+
+@main.group()
+def corpus() -> None:
+    """Inspect corpora."""
+
+
+@corpus.command(name="list")
+def corpus_list() -> None:
+    """Named corpora (any .txt/MIDI/MusicXML file or folder path works too)."""
+    from seqgen.corpus import list_corpora
+
+    for name, description in list_corpora().items():
+        click.echo(f"{name:<16} {description}")
+
+
+@corpus.command(name="info")
+@click.argument("name")
+@click.option("--encoding", default="utf-8", help="Text encoding of .txt corpora.")
+@click.option("--val-frac", default=DEFAULTS.data.val_frac, help="Validation fraction for the split sizes.")
+@click.option("--test-frac", default=DEFAULTS.data.test_frac, help="Test fraction for the split sizes.")
+def corpus_info(name: str, encoding: str, val_frac: float, test_frac: float) -> None:
+    """Documents, size, split sizes and vocabulary of a corpus."""
+    from seqgen.corpus import load_corpus
+
+    source = load_corpus(name, encoding)
+    info = dict(source.describe())
+    for split, docs in source.splits(val_frac, test_frac).items():
+        info[f"{split} size"] = sum(len(doc) for doc in docs) if source.domain == "text" else len(docs)
+    for key, value in info.items():
+        click.echo(f"{key:>16}  {value:,}" if isinstance(value, int) else f"{key:>16}  {value}")

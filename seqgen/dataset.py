@@ -1,0 +1,111 @@
+"""Token arrays: a corpus's splits encoded once, cached on disk, memory-mapped on later runs.
+
+Layout: ``<cache>/<corpus>/<key>/{train,val,test}.bin`` plus ``meta.json`` (dtype, lengths, the
+units per split for bits-per-character or nats-per-note) and ``tokenizer.pt``. The key hashes the
+corpus fingerprint and every setting that changes the tokens, so a changed source or setting
+builds a fresh cache instead of reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqgen.config import DataConfig
+from seqgen.corpus import SPLITS, Corpus, cache_dir
+from seqgen.errors import SeqgenError
+from seqgen.tokenizers import Tokenizer, fit_tokenizer, tokenizer_from_state
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class TokenData:
+    """Everything training and evaluation need from a corpus."""
+
+    tokenizer: Tokenizer
+    arrays: dict[str, np.ndarray]  # split -> 1-D token ids (memory-mapped)
+    units: dict[str, dict[str, float]]  # split -> {"chars": ..} or {"notes": .., "beats": ..}
+    corpus_name: str
+    domain: str
+
+
+def default_tokenizer(corpus: Corpus) -> str:
+    return "grid" if corpus.domain == "music" else "char"
+
+
+def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
+    """Load the token arrays for ``corpus`` under ``data``'s settings, building them if needed."""
+    kind = data.tokenizer or default_tokenizer(corpus)
+    settings = {
+        "version": CACHE_VERSION,
+        "corpus": corpus.fingerprint(),
+        "tokenizer": kind,
+        "vocab_size": data.vocab_size if kind in ("bpe", "unigram") else None,
+        "val_frac": data.val_frac,
+        "test_frac": data.test_frac,
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    folder = cache_dir() / _safe(corpus.name) / f"{kind}-{key}"
+    if not (folder / "meta.json").exists():
+        _build(corpus, data, kind, folder)
+    return _load(folder, corpus)
+
+
+def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
+    splits = corpus.splits(data.val_frac, data.test_frac)
+    tokenizer = fit_tokenizer(kind, splits["train"], vocab_size=data.vocab_size)
+    if tokenizer.domain != corpus.domain:
+        raise SeqgenError(f"tokenizer {kind!r} is for {tokenizer.domain}, but corpus {corpus.name!r} is {corpus.domain}")
+    dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))
+    try:
+        meta: dict[str, Any] = {"dtype": np.dtype(dtype).name, "lengths": {}, "units": {}}
+        for split in SPLITS:
+            units: dict[str, float] = {}
+            with open(tmp / f"{split}.bin", "wb") as f:
+                length = 0
+                for doc in splits[split]:
+                    ids = np.asarray(tokenizer.encode(doc), dtype=dtype)
+                    ids.tofile(f)
+                    length += len(ids)
+                    for name, amount in tokenizer.units(doc).items():
+                        units[name] = units.get(name, 0) + amount
+            meta["lengths"][split] = length
+            meta["units"][split] = units
+        torch.save(tokenizer.state_dict(), tmp / "tokenizer.pt")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if folder.exists():  # a concurrent build finished first; keep theirs
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _load(folder: Path, corpus: Corpus) -> TokenData:
+    meta = json.loads((folder / "meta.json").read_text())
+    arrays = {}
+    for split in SPLITS:
+        n = meta["lengths"][split]
+        arrays[split] = (
+            np.memmap(folder / f"{split}.bin", dtype=meta["dtype"], mode="r", shape=(n,))
+            if n else np.zeros(0, dtype=meta["dtype"])
+        )
+    tokenizer = tokenizer_from_state(torch.load(folder / "tokenizer.pt", weights_only=True))
+    return TokenData(tokenizer, arrays, meta["units"], corpus.name, corpus.domain)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "corpus"

@@ -1,0 +1,140 @@
+"""The language model: embedding -> stacked RNN (lstm | gru | rnn | rnn-relu | peephole) -> head.
+
+Standard cells use torch's nn.LSTM / nn.GRU / nn.RNN so cuDNN / oneDNN kernels do the work. The
+peephole LSTM (Gers & Schmidhuber: gates also see the cell state) has no fused kernel; it runs the
+cell math below one time step at a time and is several times slower to train.
+
+The single-step cell functions are also what the sampler runs, so training and generation share
+one definition of each cell; ``tests/test_model.py`` checks they agree with the fused kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from seqgen.config import ModelConfig
+
+#: Recurrent state: a tuple of (layers, batch, hidden) tensors: (h, c) for LSTMs, (h,) otherwise.
+State = tuple[Tensor, ...]
+
+
+def lstm_step(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """One LSTM update from pre-activations ``gates`` = W x + U h + b, in torch's i, f, g, o order."""
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def peephole_step(gates: Tensor, c: Tensor, peep: Tensor) -> tuple[Tensor, Tensor]:
+    """LSTM update whose input/forget gates see the old cell and output gate the new one.
+
+    ``peep`` holds the three diagonal peephole weight vectors stacked as (3, hidden).
+    """
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f + peep[1] * c) * c + torch.sigmoid(i + peep[0] * c) * torch.tanh(g)
+    return torch.sigmoid(o + peep[2] * c) * torch.tanh(c), c
+
+
+def gru_step(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+    """One GRU update from input and hidden projections (biases included), order r, z, n."""
+    ir, iz, inn = gi.chunk(3, dim=-1)
+    hr, hz, hn = gh.chunk(3, dim=-1)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(inn + r * hn)
+    return n + z * (h - n)
+
+
+class PeepholeLSTM(nn.Module):
+    """Stacked peephole LSTM with nn.LSTM's parameter names and layout (plus ``peep_l{k}``)."""
+
+    def __init__(self, input_size: int, hidden: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.hidden, self.num_layers, self.dropout = hidden, layers, dropout
+        for k in range(layers):
+            size = input_size if k == 0 else hidden
+            bound = 1 / math.sqrt(hidden)
+            for name, shape in ((f"weight_ih_l{k}", (4 * hidden, size)), (f"weight_hh_l{k}", (4 * hidden, hidden)),
+                                (f"bias_ih_l{k}", (4 * hidden,)), (f"bias_hh_l{k}", (4 * hidden,)),
+                                (f"peep_l{k}", (3, hidden))):
+                self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        hs, cs = [], []
+        for k in range(self.num_layers):
+            if k:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+            w_hh = getattr(self, f"weight_hh_l{k}")
+            peep = getattr(self, f"peep_l{k}")
+            # Input projections for all time steps in one matmul; only the recurrence loops.
+            xw = nn.functional.linear(x, getattr(self, f"weight_ih_l{k}"),
+                                      getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}"))
+            h, c = state[0][k], state[1][k]
+            outputs = []
+            for t in range(x.shape[1]):
+                h, c = peephole_step(torch.addmm(xw[:, t], h, w_hh.t()), c, peep)
+                outputs.append(h)
+            x = torch.stack(outputs, dim=1)
+            hs.append(h)
+            cs.append(c)
+        return x, (torch.stack(hs), torch.stack(cs))
+
+
+class LanguageModel(nn.Module):
+    """Next-token predictor over a vocabulary of ``config.vocab_size`` ids."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embed)
+        between = c.dropout if c.layers > 1 else 0.0
+        if c.cell == "peephole":
+            self.rnn: nn.Module = PeepholeLSTM(c.embed, c.hidden, c.layers, between)
+        else:
+            kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN, "rnn-relu": nn.RNN}[c.cell]
+            extra = {"nonlinearity": "relu"} if c.cell == "rnn-relu" else {}
+            self.rnn = kind(c.embed, c.hidden, c.layers, batch_first=True, dropout=between, **extra)
+        self.drop = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden, c.vocab_size)
+        self._init_weights()
+        if c.tie_weights:
+            self.head.weight = self.embedding.weight
+
+    @property
+    def has_cell_state(self) -> bool:
+        return self.config.cell in ("lstm", "peephole")
+
+    def _init_weights(self) -> None:
+        init = {
+            "orthogonal": nn.init.orthogonal_,
+            "xavier": nn.init.xavier_uniform_,
+            "kaiming": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="linear"),
+        }.get(self.config.init)
+        hidden = self.config.hidden
+        for name, param in self.rnn.named_parameters():
+            if init and name.startswith("weight_"):
+                for block in param.data.split(hidden):  # one gate's matrix at a time
+                    init(block)
+            if self.has_cell_state and name.startswith("bias_"):
+                param.data.zero_()
+                if name.startswith("bias_ih"):
+                    param.data[hidden: 2 * hidden] = 1.0  # forget gate open: remember by default
+
+    def init_state(self, batch: int, device: torch.device | str = "cpu") -> State:
+        shape = (self.config.layers, batch, self.config.hidden)
+        count = 2 if self.has_cell_state else 1
+        return tuple(torch.zeros(shape, device=device) for _ in range(count))
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Logits (batch, time, vocab) for token ids x (batch, time), and the state after them."""
+        if state is None:
+            state = self.init_state(x.shape[0], x.device)
+        out, new = self.rnn(self.embedding(x), state if self.has_cell_state else state[0])
+        new_state = tuple(new) if self.has_cell_state else (new,)
+        return self.head(self.drop(out)), new_state
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,309 @@
+"""Music corpora: music21's built-in collections and folders of MIDI/MusicXML/ABC/kern files.
+
+Documents are :class:`~seqgen.music.score.Piece` objects in a stable order. Parsing is the slow
+part (tens of milliseconds a score), so it runs on all cores once and the result is cached as
+plain JSON under ``cache_dir()/music/<name>/<fingerprint>.json``; a second load only reads that.
+Unreadable files are skipped with one warning line each and counted, because real collections
+always hold a few; only a corpus with no readable piece at all is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqgen.corpus import Corpus, Splits, cache_dir, register_corpus
+from seqgen.errors import SeqgenError
+from seqgen.music.reader import is_music_file, read_music
+from seqgen.music.score import Piece
+
+log = logging.getLogger(__name__)
+
+#: Bump when parsing changes what a Piece holds, so stale caches (ours and the token arrays keyed
+#: by our fingerprint) are rebuilt. Independent of any codec.
+ADAPTER_VERSION = 1
+CACHE_FORMAT = 1
+#: Folder names that mark a corpus laid out in its own splits.
+SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
+#: Split shares that describe() reports sizes for (the CLI's defaults).
+DESCRIBE_FRACS = (0.05, 0.05)
+MAX_WARNINGS = 50
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to parse; ``label`` names its pieces, ``split`` is set for split-folder layouts."""
+
+    path: str
+    label: str
+    split: str | None = None
+
+
+def _parse(source: Source) -> list[tuple[str, dict[str, Any] | str]]:
+    """Worker: one file -> ``[(label, piece as plain data | reason skipped)]``; never raises."""
+    try:
+        found = read_music(Path(source.path))
+    except BaseException as exc:  # a worker must always answer
+        return [(source.label, f"unreadable: {type(exc).__name__}: {exc}")]
+    out: list[tuple[str, dict[str, Any] | str]] = []
+    for name, piece in found:
+        label = source.label + name[len(Path(source.path).name):]
+        if isinstance(piece, Piece):
+            if not piece.title or piece.title == Path(source.path).stem:
+                piece.title = label
+            out.append((label, piece.to_dict()))
+        else:
+            out.append((label, piece))
+    return out
+
+
+def parse_sources(sources: list[Source], desc: str) -> tuple[list[tuple[Source, str, dict]], list[tuple[str, str]]]:
+    """Parse files in parallel (all cores) with a progress bar, keeping the sources' order."""
+    from tqdm.auto import tqdm
+
+    results: list[list[tuple[str, Any]] | None] = [None] * len(sources)
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                  len(sources))
+    with tqdm(total=len(sources), desc=desc, unit="file", disable=None, leave=False) as bar:
+        if workers <= 1 or len(sources) < 4:
+            for i, source in enumerate(sources):
+                results[i] = _parse(source)
+                bar.update()
+        else:
+            # fork: workers inherit the imported parsers instead of importing music21 again
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(_parse, s): i for i, s in enumerate(sources)}
+                for future in as_completed(futures):
+                    i = futures[future]
+                    try:
+                        results[i] = future.result()
+                    except Exception as exc:  # a worker died (out of memory, crash in C code)
+                        results[i] = [(sources[i].label, f"parser crashed: {type(exc).__name__}")]
+                    bar.update()
+    entries, skipped = [], []
+    for source, found in zip(sources, results):
+        for label, item in found or []:
+            if isinstance(item, dict):
+                entries.append((source, label, item))
+            else:
+                skipped.append((label, item))
+    return entries, skipped
+
+
+def split_in_order(items: list[Any], val_frac: float, test_frac: float) -> Splits:
+    """Whole items in order: train first, then the last ``val_frac`` share for validation and
+    the last ``test_frac`` share for test; at least one item each when the share is positive
+    and there are three or more items, and never an empty train split."""
+    n = len(items)
+
+    def count(frac: float) -> int:
+        if frac <= 0 or n == 0:
+            return 0
+        k = round(n * frac)
+        return max(1, k) if n >= 3 else k
+
+    n_val, n_test = count(val_frac), count(test_frac)
+    while n_val + n_test >= n and (n_val or n_test):
+        if n_val >= n_test and n_val:
+            n_val -= 1
+        else:
+            n_test -= 1
+    cut = n - n_val - n_test
+    return {"train": items[:cut], "val": items[cut:n - n_test], "test": items[n - n_test:]}
+
+
+class MusicCorpus(Corpus):
+    """Pieces parsed from a list of files, cached, split in order (or by split folders)."""
+
+    domain = "music"
+
+    def __init__(self, name: str, sources: list[Source], fingerprint: str, source_text: str,
+                 given_splits: bool = False) -> None:
+        self.name = name
+        self.sources = sources
+        self._fingerprint = fingerprint
+        self.source_text = source_text
+        self.given_splits = given_splits
+        self._entries: list[tuple[str | None, Piece]] | None = None
+        self.skipped: list[tuple[str, str]] = []
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def cache_path(self) -> Path:
+        return cache_dir() / "music" / self.name / f"{self._fingerprint}.json"
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load(self) -> list[tuple[str | None, Piece]]:
+        if self._entries is not None:
+            return self._entries
+        data = self._read_cache()
+        if data is None:
+            entries, skipped = parse_sources(self.sources, f"parsing {self.name}")
+            data = {
+                "format": CACHE_FORMAT,
+                "name": self.name,
+                "entries": [{"label": label, "split": s.split, "piece": p} for s, label, p in entries],
+                "skipped": [list(x) for x in skipped],
+            }
+            for label, reason in skipped[:MAX_WARNINGS]:
+                log.warning("%s: skipped %s: %s", self.name, label, reason)
+            if len(skipped) > MAX_WARNINGS:
+                log.warning("%s: ... and %d more skipped", self.name, len(skipped) - MAX_WARNINGS)
+            if data["entries"]:
+                self._write_cache(data)
+        self.skipped = [(a, b) for a, b in data["skipped"]]
+        if self.skipped:
+            log.warning("%s: %d unreadable file(s) or work(s) skipped, %d pieces read",
+                        self.name, len(self.skipped), len(data["entries"]))
+        if not data["entries"]:
+            raise SeqgenError(
+                f"no readable music in {self.source_text}: all {len(self.skipped)} file(s) or work(s) were "
+                "unreadable, empty or without notes"
+            )
+        self._entries = [(e["split"], Piece.from_dict(e["piece"])) for e in data["entries"]]
+        return self._entries
+
+    def _read_cache(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("format") == CACHE_FORMAT else None
+
+    def _write_cache(self, data: dict[str, Any]) -> None:
+        """Atomically (temp file + rename); a cache we cannot write only costs a re-parse."""
+        path = self.cache_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".parse-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, separators=(",", ":"))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("%s: could not cache parsed pieces in %s: %s", self.name, path.parent, exc)
+
+    # -- Corpus interface --------------------------------------------------------------------
+    def pieces(self) -> list[Piece]:
+        """All pieces in corpus order."""
+        return [p for _, p in self._load()]
+
+    def splits(self, val_frac: float, test_frac: float) -> Splits:
+        """Whole pieces in order (no piece in two splits). Split folders, when the corpus has
+        them, are used as given and the fractions ignored."""
+        entries = self._load()
+        if self.given_splits:
+            return {s: [p for split, p in entries if split == s] for s in ("train", "val", "test")}
+        return split_in_order([p for _, p in entries], val_frac, test_frac)
+
+    def describe(self) -> dict[str, Any]:
+        pieces = self.pieces()
+        names = Counter(t.name for p in pieces for t in p.tracks)
+        sizes = self.splits(*DESCRIBE_FRACS)
+        split_text = "as given by folders" if self.given_splits else "val {:.0%}, test {:.0%} of pieces, in order".format(*DESCRIBE_FRACS)
+        return {
+            "name": self.name,
+            "domain": self.domain,
+            "source": self.source_text,
+            "pieces": len(pieces),
+            "tracks": sum(len(p.tracks) for p in pieces),
+            "notes": sum(p.n_notes for p in pieces),
+            "quarters": round(sum(p.end for p in pieces), 1),
+            "seconds": round(sum(p.seconds for p in pieces), 1),
+            "track names": ", ".join(f"{n} ({c})" for n, c in names.most_common(6)),
+            "skipped files": len(self.skipped),
+            "splits": f"train {len(sizes['train'])}, val {len(sizes['val'])}, test {len(sizes['test'])} pieces ({split_text})",
+            "cache": str(self.cache_path),
+        }
+
+
+# -- folders and files ---------------------------------------------------------------------------
+def _path_fingerprint(root: Path, files: list[Path]) -> str:
+    h = hashlib.sha256(f"adapter-{ADAPTER_VERSION}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def music_corpus_from_path(path: Path) -> MusicCorpus | None:
+    """A corpus of the music files in ``path`` (a file or a folder searched recursively, in
+    sorted order), or None when there are none, so the text adapter can take the path.
+
+    A folder with ``train/``, ``valid/`` (or ``val/``) and ``test/`` subfolders keeps that split.
+    """
+    path = Path(path).expanduser()
+    if path.is_file():
+        if not is_music_file(path):
+            return None
+        root, files = path.parent, [path]
+    elif path.is_dir():
+        root = path
+        files = sorted(
+            (f for f in path.rglob("*") if f.is_file() and _visible(f, path) and is_music_file(f)),
+            key=lambda f: f.relative_to(path).as_posix(),
+        )
+        if not files:
+            return None
+    else:
+        return None
+    subdirs = {d.name.lower(): d.name for d in root.iterdir() if d.is_dir()} if path.is_dir() else {}
+    given = path.is_dir() and "train" in subdirs and any(k in subdirs for k in ("valid", "val", "test"))
+    sources = []
+    for f in files:
+        rel = f.relative_to(root)
+        split = SPLIT_FOLDERS.get(rel.parts[0].lower()) if given and len(rel.parts) > 1 else None
+        if given and split is None:
+            continue  # files beside the split folders belong to no split
+        sources.append(Source(str(f), rel.as_posix(), split))
+    name = path.name if path.is_dir() else path.stem
+    return MusicCorpus(name or "music", sources, _path_fingerprint(root, files), str(path), given)
+
+
+# -- music21's built-in collections --------------------------------------------------------------
+def _builtin_fingerprint(extra: str = "") -> str:
+    import music21
+
+    return f"music21-{music21.__version__}-adapter{ADAPTER_VERSION}{extra}"
+
+
+def bach_chorale_paths() -> list[tuple[str, Path]]:
+    """``(bwv name, file)`` for every distinct chorale, in Riemenschneider order (371 numbers
+    name 350 distinct chorales; repeats are dropped). Where music21 holds several files for a
+    name (``bwv281.krn`` and ``bwv281.mxl``) the exact-name MusicXML file wins."""
+    from music21 import corpus
+
+    rank = {".mxl": 0, ".musicxml": 1, ".xml": 2, ".krn": 3}
+    seen: dict[str, Path] = {}
+    for name in corpus.chorales.Iterator(returnType="filename"):
+        if name in seen:
+            continue
+        work = corpus.getWork(name)
+        paths = [Path(p) for p in (work if isinstance(work, list) else [work])]
+        base = name.split("/")[-1]
+        exact = [p for p in paths if p.name[: -len(p.suffix)] == base]
+        seen[name] = sorted(exact or paths, key=lambda p: (rank.get(p.suffix, 9), p.name))[0]
+    return [(name.split("/")[-1], p) for name, p in seen.items()]
+
+
+@register_corpus("bach", "350 Bach chorales from music21 (SATB, each voice its own track)")
+def bach() -> MusicCorpus:
+    """The Bach chorales that ship with music21, in Riemenschneider order."""
+    sources = [Source(str(p), name) for name, p in bach_chorale_paths()]
+    return MusicCorpus("bach", sources, _builtin_fingerprint(), "music21 corpus: Bach chorales (Riemenschneider order)")

@@ -1,0 +1,241 @@
+"""Scores (MusicXML, ABC, kern, ...) <-> Piece through music21, which does all the parsing.
+
+A score is notation: ties, chords, grace notes, pickup bars and voices. A Piece is what sounds,
+so on the way in ties are merged, chords become several notes, grace notes are dropped and
+repeats are left unexpanded (as the score is printed). A pickup bar is padded at the front so that
+bar lines fall on multiples of the bar length, which is what a grid codec's ``Bar`` token assumes.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from seqgen.music.midi_io import normalise_key
+from seqgen.music.score import Note, Piece, Track
+
+#: Velocity of a score note with no dynamics marking (music21 realises "no marking" as ~mf too).
+DEFAULT_VELOCITY = 80
+
+
+def _program(part: Any, inst: Any, name: str) -> tuple[int, bool]:
+    """GM program (0-based) and drum flag for a part: the score's own instrument, else what
+    music21 guesses from the part name (``"Soprano"`` -> voice oohs), else piano."""
+    from music21 import instrument
+
+    program = getattr(inst, "midiProgram", None)
+    is_drum = isinstance(inst, instrument.UnpitchedPercussion) or getattr(inst, "midiChannel", None) == 9
+    if program is None and name:
+        try:
+            program = instrument.fromString(name).midiProgram
+        except Exception:  # music21 raises InstrumentException for names it does not know
+            program = None
+    return (int(program) if program is not None else 0), bool(is_drum)
+
+
+def _pickup_shift(part: Any) -> float:
+    """Quarters missing from an incomplete first bar (anacrusis), 0 when it is complete."""
+    measures = part.getElementsByClass("Measure")
+    if not measures:
+        return 0.0
+    first = measures[0]
+    if first.paddingLeft:
+        return float(first.paddingLeft)
+    try:
+        missing = float(first.barDuration.quarterLength - first.duration.quarterLength)
+    except Exception:
+        return 0.0
+    return missing if first.number == 0 and len(measures) > 1 and missing > 0 else 0.0
+
+
+def _track_from_flat(flat: Any, name: str, program: int, is_drum: bool, shift: float) -> Track:
+    notes: list[Note] = []
+    velocity = DEFAULT_VELOCITY
+    for el in flat.getElementsByClass(["Note", "Chord", "Dynamic"]):
+        if "Dynamic" in el.classes:
+            if el.volumeScalar is not None:
+                velocity = max(1, min(127, round(el.volumeScalar * 127)))
+            continue
+        length = float(el.duration.quarterLength)
+        if el.duration.isGrace or length <= 0:
+            continue
+        own = el.volume.velocity if el.volume is not None else None
+        vel = int(own) if own else velocity
+        start = float(el.offset) + shift
+        for p in el.pitches:
+            notes.append(Note(int(p.midi), start, length, vel))
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return Track(name=name, program=program, is_drum=is_drum, notes=notes)
+
+
+def piece_from_music21(score: Any, title: str = "") -> Piece:
+    """Each part becomes its own track, named after the part (Soprano, Alto, ...)."""
+    from music21 import key as m21key, stream
+
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    shift = _pickup_shift(parts[0])
+    tracks: list[Track] = []
+    first_flat = None
+    for i, part in enumerate(parts):
+        flat = part.flatten()
+        flat.stripTies(inPlace=True)  # in place: the copy would cost more than the parse
+        if first_flat is None:
+            first_flat = flat
+        inst = part.getInstrument(returnDefault=False) if hasattr(part, "getInstrument") else None
+        name = (getattr(part, "partName", None) or getattr(inst, "instrumentName", None) or f"Track {i + 1}").strip()
+        program, is_drum = _program(part, inst, name)
+        track = _track_from_flat(flat, name, program, is_drum, shift)
+        if track.notes:
+            tracks.append(track)
+
+    tempo_qpm, tempo_changes = 120.0, []
+    time_signature, meter_changes = (4, 4), []
+    key = None
+    if first_flat is not None:
+        for mark in first_flat.getElementsByClass("MetronomeMark"):
+            qpm = mark.getQuarterBPM()
+            if not qpm or qpm <= 0:
+                continue
+            q = float(mark.offset) + shift if mark.offset > 0 else 0.0
+            if q <= 0:
+                tempo_qpm = float(qpm)
+            elif float(qpm) != (tempo_changes[-1][1] if tempo_changes else tempo_qpm):
+                tempo_changes.append((q, float(qpm)))
+        for ts in first_flat.getElementsByClass("TimeSignature"):
+            q = float(ts.offset) + shift if ts.offset > 0 else 0.0
+            meter = (int(ts.numerator), int(ts.denominator))
+            if q <= 0:
+                time_signature = meter
+            elif meter != (meter_changes[-1][1:] if meter_changes else time_signature):
+                meter_changes.append((q, *meter))
+        signatures = first_flat.getElementsByClass("KeySignature")
+        if signatures:
+            ks = signatures[0]
+            k = ks if isinstance(ks, m21key.Key) else ks.asKey("major")
+            key = normalise_key(f"{k.tonic.name} {k.mode}")
+
+    meta = getattr(score, "metadata", None)
+    name = (getattr(meta, "title", None) or getattr(meta, "movementName", None) or "") if meta else ""
+    return Piece(
+        tracks=tracks,
+        tempo_qpm=tempo_qpm,
+        time_signature=time_signature,
+        key=key,
+        title=title or name,
+        tempo_changes=tempo_changes,
+        time_signature_changes=meter_changes,
+    )
+
+
+def _abc_tunes(path: Path) -> list[tuple[str, Any]]:
+    """Every tune of an ABC file as ``(label, score)``; one bad tune does not lose the others."""
+    from music21 import abcFormat
+    from music21.abcFormat import translate
+
+    af = abcFormat.ABCFile()
+    af.open(path)
+    try:
+        handler = af.read()
+    finally:
+        af.close()
+    if not handler.definesReferenceNumbers():
+        return [(path.stem, translate.abcToStreamScore(handler))]
+    tunes: list[tuple[str, Any]] = []
+    for number, sub in sorted(handler.splitByReferenceNumber().items()):
+        try:
+            tunes.append((f"{path.stem}#{number}", translate.abcToStreamScore(sub)))
+        except Exception as exc:  # music21 raises many types on odd ABC
+            tunes.append((f"{path.stem}#{number}", exc))
+    return tunes
+
+
+def read_score(path: Path) -> list[tuple[str, Piece | Exception]]:
+    """Parse a score file with music21: ``[(label, piece or the error that tune raised)]``.
+
+    A file may hold several works (an ABC tune book, an Opus); each comes back on its own, so
+    one unreadable tune is skipped without losing its neighbours.
+    """
+    from music21 import converter, stream
+
+    path = Path(path)
+    if path.suffix.lower() == ".abc":
+        found = _abc_tunes(path)
+    else:
+        parsed = converter.parse(path, forceSource=True)  # we cache Pieces ourselves
+        if isinstance(parsed, stream.Opus):
+            found = [(f"{path.stem}#{i + 1}", s) for i, s in enumerate(parsed.scores)]
+        else:
+            found = [(path.stem, parsed)]
+    out: list[tuple[str, Piece | Exception]] = []
+    for label, score in found:
+        if isinstance(score, Exception):
+            out.append((label, score))
+            continue
+        try:
+            out.append((label, piece_from_music21(score, title=_title(score, label))))
+        except Exception as exc:
+            out.append((label, exc))
+    return out
+
+
+def _title(score: Any, label: str) -> str:
+    meta = getattr(score, "metadata", None)
+    return (getattr(meta, "title", None) or label) if meta else label
+
+
+def piece_to_music21(piece: Piece, steps_per_quarter: int = 12) -> Any:
+    """A music21 Score for notation software: one part per track, times quantised to the grid,
+    notes that start and end together joined into chords, overlaps split into voices."""
+    from music21 import chord, instrument, key as m21key, meter, metadata, note, stream, tempo
+
+    def grid(q: float) -> Fraction:
+        return Fraction(round(q * steps_per_quarter), steps_per_quarter)
+
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title=piece.title or "seqgen")
+    meters = [(0.0, *piece.time_signature)] + sorted(piece.time_signature_changes)
+    for index, track in enumerate(piece.tracks):
+        part = stream.Part()
+        part.partName = track.name
+        try:
+            inst = instrument.instrumentFromMidiProgram(track.program)
+        except Exception:
+            inst = instrument.Instrument()
+        inst.partName = track.name
+        part.insert(0, inst)
+        for q, num, den in meters:
+            part.insert(grid(q), meter.TimeSignature(f"{num}/{den}"))
+        if piece.key:
+            tonic, _, mode = piece.key.partition(" ")
+            try:
+                part.insert(0, m21key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode or "major"))
+            except Exception:
+                pass
+        if index == 0:
+            for q, qpm in piece.tempo_map():
+                part.insert(grid(q), tempo.MetronomeMark(number=round(qpm, 2)))
+        groups: dict[tuple[Fraction, Fraction], list[Note]] = {}
+        for n in track.notes:
+            start = grid(n.start)
+            length = max(grid(n.end) - start, Fraction(1, steps_per_quarter))
+            groups.setdefault((start, length), []).append(n)
+        for (start, length), notes in sorted(groups.items()):
+            pitches = sorted({min(127, max(0, n.pitch)) for n in notes})
+            el = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(pitches)
+            el.duration.quarterLength = length
+            el.volume.velocity = max(1, min(127, notes[0].velocity))
+            part.insert(start, el)
+        if part.notes and _has_overlaps(part):
+            part.makeVoices(inPlace=True, fillGaps=True)
+        score.insert(0, part)
+    return score
+
+
+def _has_overlaps(part: Any) -> bool:
+    end = Fraction(-1)
+    for el in part.notes:
+        if el.offset < end:
+            return True
+        end = max(end, el.offset + el.duration.quarterLength)
+    return False

@@ -1,0 +1,35 @@
+"""Loss-curve picture for a run directory (train and val loss against step)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def plot_loss_curve(metrics_file: Path, out: Path) -> None:
+    """Draw train and val loss from ``metrics.jsonl`` into ``out`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, val = [], []
+    for line in metrics_file.read_text().splitlines():
+        row = json.loads(line)
+        if "train_loss" in row:
+            train.append((row["step"], row["train_loss"]))
+        if "val_loss" in row:
+            val.append((row["step"], row["val_loss"]))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for points, label in ((train, "train"), (val, "val")):
+        if points:
+            ax.plot(*zip(*points), label=label, marker="o" if label == "val" else None, markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)

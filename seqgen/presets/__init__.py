@@ -1,0 +1,1 @@
+"""Training presets shipped as TOML files: read them, copy them, pass your own with --config."""

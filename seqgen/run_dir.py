@@ -1,0 +1,75 @@
+"""A run directory: resolved config, metrics log, loss curve, checkpoints, and a lock file.
+
+The lock stops two trainings from writing into the same directory and overwriting each other's
+checkpoints; a lock left by a process that no longer exists is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from seqgen.checkpoint import RUNS_DIR
+from seqgen.errors import SeqgenError
+
+
+def new_run_path(corpus: str, cell: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(corpus).name) or "corpus"
+    return RUNS_DIR / f"{safe}-{cell}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class RunDir:
+    """Owns one run directory for the duration of a training (use as a context manager)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = path / ".lock"
+        self.metrics = path / "metrics.jsonl"
+
+    def __enter__(self) -> RunDir:
+        self.path.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if _alive(self.lock):
+                    raise SeqgenError(
+                        f"another training is writing into {self.path} (lock file {self.lock}); "
+                        "use another --run-dir or wait for it to finish"
+                    ) from None
+                self.lock.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return self
+        raise SeqgenError(f"could not lock {self.path}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.unlink(missing_ok=True)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        (self.path / "config.json").write_text(json.dumps(config, indent=2))
+
+    def log(self, row: dict[str, Any]) -> None:
+        with open(self.metrics, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def _alive(lock: Path) -> bool:
+    """Whether the process that wrote the lock still runs (an empty or garbled lock is stale)."""
+    try:
+        pid = int(lock.read_text().strip())
+    except ValueError:
+        return False
+    except OSError:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

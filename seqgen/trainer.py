@@ -1,0 +1,266 @@
+"""Training: truncated BPTT with carried state, AdamW, warmup + cosine decay over the budget.
+
+The budget is steps, seconds of training or epochs, whichever ends first; the learning rate
+follows the same progress, so a time-limited run still anneals fully. Everything needed to
+continue exactly (weights, optimizer, step, RNG states, carried hidden state, elapsed time) goes
+into ``last.pt``, so an interrupted and resumed run ends with the same weights as one that was not.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from seqgen.batches import BPTTBatches
+from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from seqgen.config import Config, TrainConfig
+from seqgen.corpus import load_corpus
+from seqgen.dataset import TokenData, prepare
+from seqgen.errors import SeqgenError
+from seqgen.evaluate import total_nll
+from seqgen.model import LanguageModel, State
+from seqgen.plots import plot_loss_curve
+from seqgen.run_dir import RunDir, new_run_path
+
+
+class Interrupted(SeqgenError):
+    """Training stopped by SIGINT/SIGTERM after saving ``last.pt``; carries the signal number."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    best_val: float
+    train_time: float
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` prefers CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SeqgenError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqgenError("--device cuda was asked for, but no CUDA GPU is available")
+    return device
+
+
+def learning_rate(t: TrainConfig, step: int, progress: float) -> float:
+    """Linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_frac`` at progress 1."""
+    warm = min(1.0, (step + 1) / max(1, t.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return t.lr * warm * (t.min_lr_frac + (1 - t.min_lr_frac) * cosine)
+
+
+def progress(t: TrainConfig, step: int, elapsed: float, steps_per_epoch: int) -> float:
+    """Fraction of the budget used: the largest over the budgets that are set."""
+    parts = [0.0]
+    if t.max_steps:
+        parts.append(step / t.max_steps)
+    if t.max_time:
+        parts.append(elapsed / t.max_time)
+    if t.epochs:
+        parts.append(step / (t.epochs * steps_per_epoch))
+    return max(parts)
+
+
+@contextmanager
+def catch_signals() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps (so it can save first)."""
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Trainer:
+    """One training run. ``Trainer(config).run()`` or ``Trainer.resume(path).run()``."""
+
+    def __init__(self, config: Config, data: TokenData | None = None, echo: Callable[[str], None] = print) -> None:
+        config.validate()
+        self.config, self.echo = config, echo
+        t = config.train
+        if data is None:
+            data = prepare(load_corpus(config.data.corpus, config.data.encoding), config.data)
+        self.data = data
+        config.model.vocab_size = data.tokenizer.vocab_size
+        self.device = pick_device(t.device)
+        self.autocast = self.device.type == "cuda"  # bf16 on CUDA: tensor cores, fp32 master weights
+        torch.manual_seed(t.seed)
+        self.model = LanguageModel(config.model).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay,
+                                           betas=(0.9, 0.99))
+        self.batches = BPTTBatches(data.arrays["train"], t.batch_size, t.seq_len)
+        self.reset_rng = torch.Generator().manual_seed(t.seed + 1)
+        self.state: State = self.model.init_state(t.batch_size, self.device)
+        self.step, self.train_time, self.best_val = 0, 0.0, math.inf
+        self.run_dir = Path(t.run_dir) if t.run_dir else new_run_path(config.data.corpus, config.model.cell)
+        if len(data.arrays["val"]) < 2:
+            raise SeqgenError(f"the val split of {data.corpus_name!r} is too small to evaluate; raise --val-frac")
+
+    @classmethod
+    def resume(cls, spec: str, overrides: dict[str, Any] | None = None, echo: Callable[[str], None] = print) -> Trainer:
+        """Continue a run from its ``last.pt`` (or a given checkpoint) exactly where it stopped.
+
+        ``overrides`` may change the budget and bookkeeping (e.g. a larger ``max_steps``), not the
+        model or data, which must match the checkpoint.
+        """
+        path = resolve_checkpoint(spec, name="last.pt")
+        payload = load_checkpoint(path)
+        if "optimizer" not in payload:
+            raise SeqgenError(f"{path} holds no training state to resume from")
+        config = Config.from_dict(payload["config"])
+        config.train.run_dir = str(path.parent)
+        config.update(overrides or {})
+        trainer = cls(config, echo=echo)
+        trainer.model.load_state_dict(payload["model"])
+        trainer.optimizer.load_state_dict(payload["optimizer"])
+        trainer.step, trainer.train_time = payload["step"], payload["train_time"]
+        trainer.best_val = payload["best_val"]
+        rng = payload["rng"]
+        torch.set_rng_state(rng["torch"])
+        trainer.reset_rng.set_state(rng["reset"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
+        trainer.state = tuple(s.to(trainer.device) for s in payload["state"])
+        echo(f"resuming {path} at step {trainer.step}")
+        return trainer
+
+    def payload(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "reset": self.reset_rng.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state()
+        return {
+            "config": self.config.to_dict(),
+            "tokenizer": self.data.tokenizer.state_dict(),
+            "corpus": self.data.corpus_name,
+            "domain": self.data.domain,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "train_time": self.train_time,
+            "best_val": self.best_val,
+            "rng": rng,
+            "state": tuple(s.detach().cpu() for s in self.state),
+        }
+
+    def evaluate(self, split: str = "val") -> float:
+        nll, count = total_nll(self.model, self.data.arrays[split], self.config.train.eval_streams,
+                               self.device, self.autocast)
+        return nll / count
+
+    def train_step(self) -> float:
+        """One optimizer step on the next batch; returns its loss (nats/token)."""
+        t = self.config.train
+        x, y = (b.to(self.device, non_blocking=True) for b in self.batches[self.step])
+        if self.batches.starts_epoch(self.step):
+            self.state = self.model.init_state(t.batch_size, self.device)
+        elif t.reset_prob:
+            keep = (torch.rand(t.batch_size, generator=self.reset_rng) >= t.reset_prob).float()
+            self.state = tuple(s * keep.to(self.device)[None, :, None] for s in self.state)
+        lr = learning_rate(t, self.step, progress(t, self.step, self.train_time, self.batches.steps_per_epoch))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits, state = self.model(x, self.state)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if t.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        self.state = tuple(s.detach().float() for s in state)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise SeqgenError(
+                f"loss became {value} at step {self.step}; stopped without saving it. The last good "
+                f"checkpoint is in {self.run_dir}; try a lower --lr or --grad-clip"
+            )
+        self.optimizer.step()
+        self.step += 1
+        return value
+
+    def finished(self) -> bool:
+        return progress(self.config.train, self.step, self.train_time, self.batches.steps_per_epoch) >= 1
+
+    def run(self) -> TrainResult:
+        t = self.config.train
+        self.echo(f"model: {self.config.model.cell} {self.config.model.layers}x{self.config.model.hidden}, "
+                  f"{self.model.num_parameters():,} parameters, vocab {self.config.model.vocab_size}, "
+                  f"device {self.device}; run directory {self.run_dir}")
+        tokens_per_step = t.batch_size * t.seq_len
+        with RunDir(self.run_dir) as run, catch_signals() as caught:
+            run.write_config(self.config.to_dict())
+            bar = tqdm(total=1000, initial=int(1000 * min(1.0, self._progress())), unit="‰", dynamic_ncols=True,
+                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+            losses: list[float] = []
+            while not self.finished():
+                if caught:
+                    self._save(run, "last.pt")
+                    bar.close()
+                    raise Interrupted(f"interrupted at step {self.step}; saved {self.run_dir / 'last.pt'} "
+                                      f"(continue with: seqgen train --resume {self.run_dir})", caught[0])
+                start = time.perf_counter()
+                losses.append(self.train_step())
+                self.train_time += time.perf_counter() - start
+                if self.step % 10 == 0 or self.finished():
+                    mean = sum(losses) / len(losses)
+                    run.log({"step": self.step, "time": round(self.train_time, 3), "train_loss": mean,
+                             "lr": self.optimizer.param_groups[0]["lr"]})
+                    bar.set_postfix_str(f"step {self.step} loss {mean:.3f} "
+                                        f"{tokens_per_step * self.step / max(self.train_time, 1e-9):,.0f} tok/s",
+                                        refresh=False)
+                    losses.clear()
+                bar.update(int(1000 * min(1.0, self._progress())) - bar.n)
+                if self.step % t.eval_every == 0 or self.finished():
+                    self._eval_and_save(run, bar)
+            bar.close()
+        return TrainResult(self.run_dir, self.step, self.best_val, self.train_time)
+
+    def _progress(self) -> float:
+        return progress(self.config.train, self.step, self.train_time, self.batches.steps_per_epoch)
+
+    def _eval_and_save(self, run: RunDir, bar: tqdm) -> None:
+        val = self.evaluate()
+        improved = val < self.best_val
+        self.best_val = min(self.best_val, val)
+        units = self.data.units["val"]
+        row = {"step": self.step, "time": round(self.train_time, 3), "val_loss": val}
+        if "chars" in units and units["chars"]:
+            tokens = len(self.data.arrays["val"])
+            row["val_bpc"] = val * tokens / units["chars"] / math.log(2)
+        run.log(row)
+        bar.write(f"step {self.step}: val loss {val:.4f} nats/token"
+                  + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
+                  + (" (best)" if improved else ""))
+        if improved:
+            self._save(run, "best.pt")
+        self._save(run, "last.pt")
+        plot_loss_curve(run.metrics, run.path / "loss.png")
+
+    def _save(self, run: RunDir, name: str) -> None:
+        save_checkpoint(run.path / name, self.payload())

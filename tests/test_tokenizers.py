@@ -1,0 +1,34 @@
+import pytest
+import torch
+
+from seqgen.errors import SeqgenError
+from seqgen.tokenizers import CharTokenizer, tokenizer_class, tokenizer_from_state
+
+
+def test_char_round_trip_and_vocab_from_train_only() -> None:
+    tok = CharTokenizer.fit(["hello world\n"])
+    assert tok.vocab_size == len(set("hello world\n")) + 1
+    assert tok.decode(tok.encode("hello\nworld")) == "hello\nworld"
+    # A character seen only outside the train split encodes to unk instead of failing.
+    assert tok.encode("z") == [tok.unk_id]
+    assert tok.decode([tok.unk_id, 10_000, -1]) == CharTokenizer.UNK * 3
+
+
+def test_seed_with_unknown_characters_names_them() -> None:
+    tok = CharTokenizer.fit(["abc"])
+    with pytest.raises(SeqgenError, match="'x', 'é'"):
+        tok.encode_seed("abxé")
+    with pytest.raises(SeqgenError, match="empty"):
+        tok.encode_seed("")
+
+
+def test_state_survives_safe_torch_load(tmp_path) -> None:
+    tok = CharTokenizer.fit(["ROMEO:\nHi"])
+    torch.save(tok.state_dict(), tmp_path / "t.pt")
+    again = tokenizer_from_state(torch.load(tmp_path / "t.pt", weights_only=True))
+    assert again.encode("ROMEO:") == tok.encode("ROMEO:")
+
+
+def test_unknown_tokenizer_lists_known_ones() -> None:
+    with pytest.raises(SeqgenError, match="known tokenizers: .*char"):
+        tokenizer_class("wordpiece")
