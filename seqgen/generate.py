@@ -56,7 +56,8 @@ def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleReque
     for index in range(request.num_samples):
         emit(index, request.seed)
     stop = request.stop
-    for ids in generate(model, seed_ids, request.length, request.settings, request.num_samples, request.generator()):
+    for ids in generate(model, seed_ids, request.length, request.settings, request.num_samples, request.generator(),
+                        tokenizer.banned):
         for index, token in enumerate(ids.tolist()):
             if done[index]:
                 continue

@@ -103,11 +103,13 @@ class Stepper:
 
 @torch.inference_mode()
 def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: SamplingSettings,
-             num_samples: int = 1, generator: torch.Generator | None = None) -> Iterator[Tensor]:
+             num_samples: int = 1, generator: torch.Generator | None = None,
+             banned: Sequence[int] = ()) -> Iterator[Tensor]:
     """Yield ``length`` steps of new ids, each a (num_samples,) tensor, continuing ``seed``.
 
     The seed runs once through the fused RNN kernel; the state is then copied to every sample
     and advanced one token at a time, never re-running the prefix. The model is moved to the CPU.
+    ``banned`` ids (e.g. a tokenizer's "unknown" symbol) are never drawn.
     """
     if length <= 0:
         raise SeqgenError(f"length must be at least 1, got {length}")
@@ -123,7 +125,9 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     state = tuple(s.expand(-1, num_samples, -1).contiguous() for s in state)
     logits = logits[:, -1].expand(num_samples, -1)
     step = Stepper(model)
+    ban = torch.zeros(logits.shape[-1])
+    ban[list(banned)] = float("-inf")
     for _ in range(length):
-        tokens = choose(logits, settings, generator)
+        tokens = choose(logits + ban if banned else logits, settings, generator)
         yield tokens
         logits, state = step(tokens, state)

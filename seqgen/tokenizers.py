@@ -30,6 +30,8 @@ class Tokenizer(ABC):
     kind: ClassVar[str]
     #: "text" or "music": which corpora and writers the tokenizer works with.
     domain: ClassVar[str]
+    #: Ids that stand for "unknown" and must never be generated.
+    banned: tuple[int, ...] = ()
 
     @classmethod
     @abstractmethod
@@ -94,6 +96,7 @@ class CharTokenizer(TextTokenizer):
         self.chars = chars
         self.index = {c: i for i, c in enumerate(chars)}
         self.unk_id = len(chars)
+        self.banned = (self.unk_id,)
 
     @classmethod
     def fit(cls, train_docs: Sequence[str], **options: Any) -> CharTokenizer:

@@ -17,7 +17,9 @@ import os
 import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +130,11 @@ class MusicCorpus(Corpus):
 
     domain = "music"
 
-    def __init__(self, name: str, sources: list[Source], fingerprint: str, source_text: str,
-                 given_splits: bool = False) -> None:
+    def __init__(self, name: str, sources: list[Source] | Callable[[], list[Source]], fingerprint: str,
+                 source_text: str, given_splits: bool = False) -> None:
         self.name = name
-        self.sources = sources
+        # A callable defers finding the files (importing music21) until a cache miss needs them.
+        self._sources = sources
         self._fingerprint = fingerprint
         self.source_text = source_text
         self.given_splits = given_splits
@@ -140,6 +143,12 @@ class MusicCorpus(Corpus):
 
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    @property
+    def sources(self) -> list[Source]:
+        if callable(self._sources):
+            self._sources = self._sources()
+        return self._sources
 
     @property
     def cache_path(self) -> Path:
@@ -278,9 +287,7 @@ def music_corpus_from_path(path: Path) -> MusicCorpus | None:
 
 # -- music21's built-in collections --------------------------------------------------------------
 def _builtin_fingerprint(extra: str = "") -> str:
-    import music21
-
-    return f"music21-{music21.__version__}-adapter{ADAPTER_VERSION}{extra}"
+    return f"music21-{metadata.version('music21')}-adapter{ADAPTER_VERSION}{extra}"
 
 
 def bach_chorale_paths() -> list[tuple[str, Path]]:
@@ -305,5 +312,7 @@ def bach_chorale_paths() -> list[tuple[str, Path]]:
 @register_corpus("bach", "350 Bach chorales from music21 (SATB, each voice its own track)")
 def bach() -> MusicCorpus:
     """The Bach chorales that ship with music21, in Riemenschneider order."""
-    sources = [Source(str(p), name) for name, p in bach_chorale_paths()]
+    def sources() -> list[Source]:
+        return [Source(str(p), name) for name, p in bach_chorale_paths()]
+
     return MusicCorpus("bach", sources, _builtin_fingerprint(), "music21 corpus: Bach chorales (Riemenschneider order)")

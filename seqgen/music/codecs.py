@@ -1,0 +1,233 @@
+"""What every music tokenizer shares: a printable vocabulary, the track table fitted on the train
+pieces, seeds from note names, primers from files, fair units, and a round-trip check.
+
+The codecs themselves live in :mod:`seqgen.music.grid` (beat-relative, for scores) and
+:mod:`seqgen.music.performance` (10 ms time shifts, for expressive MIDI).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from abc import abstractmethod
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from seqgen.errors import SeqgenError
+from seqgen.music.score import Note, Piece, Track
+from seqgen.tokenizers import Tokenizer
+
+#: 32 velocity levels (MidiTok's and Performance RNN's count); multiples of 4 so the usual DAW
+#: velocities (64, 80, 96, 100, 112) survive a round trip exactly.
+VELOCITIES = [1] + [4 * i for i in range(1, 32)]
+#: Tokens for the most tracks a piece may have; rarer tracks share the nearest slot.
+MAX_TRACKS = 16
+
+
+def nearest_velocity(velocity: int) -> int:
+    """The velocity level closest to ``velocity``."""
+    i = bisect.bisect_left(VELOCITIES, velocity)
+    if i == len(VELOCITIES):
+        return VELOCITIES[-1]
+    if i > 0 and velocity - VELOCITIES[i - 1] <= VELOCITIES[i] - velocity:
+        return VELOCITIES[i - 1]
+    return VELOCITIES[i]
+
+
+def parse_seed(seed: str) -> list[int]:
+    """Note names (``"C4"``, ``"C4 E4 G4"``, ``"F#3"``, ``"Bb5"``) -> MIDI pitches, strictly."""
+    import pretty_midi
+
+    words = [w for w in re.split(r"[\s,]+", seed.strip()) if w]
+    if not words:
+        raise SeqgenError('the seed is empty: give note names such as "C4" or "C4 E4 G4"')
+    pitches = []
+    for word in words:
+        try:
+            pitch = pretty_midi.note_name_to_number(word)
+        except ValueError:
+            raise SeqgenError(
+                f"{word!r} in the seed is not a note name: use a letter, an optional # or b, "
+                'and an octave, e.g. "C4", "F#3" or "Bb5"'
+            ) from None
+        if not 0 <= pitch <= 127:
+            raise SeqgenError(f"{word!r} in the seed is outside the MIDI range C-1..G9")
+        pitches.append(pitch)
+    return pitches
+
+
+class TrackTable:
+    """The tracks of the training corpus, by slot: names, GM programs and drum flags.
+
+    Slots are the ``max_tracks`` commonest (name, program, drum) tracks, ordered by first
+    appearance so a chorale corpus gets Soprano, Alto, Tenor, Bass as slots 0-3. A track of a
+    new piece takes the slot of the same track, else of the same name, else of the same
+    program, else of its position; decoded tracks get the slot's name and program back.
+    """
+
+    def __init__(self, tracks: list[dict[str, Any]]) -> None:
+        self.tracks = tracks or [{"name": "Piano", "program": 0, "is_drum": False}]
+        self._exact = {}
+        self._by_name = {}
+        self._by_program = {}
+        for i, t in enumerate(self.tracks):
+            self._exact.setdefault((t["name"], t["program"], t["is_drum"]), i)
+            self._by_name.setdefault(t["name"], i)
+            self._by_program.setdefault((t["program"], t["is_drum"]), i)
+
+    @classmethod
+    def fit(cls, pieces: Sequence[Piece], max_tracks: int = MAX_TRACKS) -> TrackTable:
+        counts: Counter[tuple[str, int, bool]] = Counter()
+        first: dict[tuple[str, int, bool], int] = {}
+        for piece in pieces:
+            for track in piece.tracks:
+                key = (track.name, int(track.program), bool(track.is_drum))
+                counts[key] += 1
+                first.setdefault(key, len(first))
+        kept = sorted(counts, key=lambda k: (-counts[k], first[k]))[:max_tracks]
+        kept.sort(key=lambda k: first[k])
+        return cls([{"name": n, "program": p, "is_drum": d} for n, p, d in kept])
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def slot(self, track: Track, position: int) -> int:
+        key = (track.name, int(track.program), bool(track.is_drum))
+        for table, k in ((self._exact, key), (self._by_name, key[0]), (self._by_program, key[1:])):
+            if k in table:
+                return table[k]
+        return min(position, len(self.tracks) - 1)
+
+    def make_tracks(self, notes_by_slot: dict[int, list[Note]]) -> list[Track]:
+        """Tracks (in slot order, empty ones left out) for decoded notes."""
+        out = []
+        for i in sorted(notes_by_slot):
+            notes = notes_by_slot[i]
+            if notes and 0 <= i < len(self.tracks):
+                t = self.tracks[i]
+                notes.sort(key=lambda n: (n.start, n.pitch))
+                out.append(Track(name=t["name"], program=t["program"], is_drum=t["is_drum"], notes=notes))
+        return out
+
+
+class MusicTokenizer(Tokenizer):
+    """Base of the music codecs: ids name readable events (``vocab()``), documents are Pieces."""
+
+    domain = "music"
+    #: Time axis the round trip is exact on ("quarters" or "seconds") and its tolerance.
+    timebase = "quarters"
+    tolerance = 1e-6
+
+    def __init__(self, names: list[str], tracks: TrackTable, default_velocity: int = 80) -> None:
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+        self.tracks = tracks
+        self.default_velocity = default_velocity
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.names)
+
+    def vocab(self) -> list[str]:
+        """Readable name of every id, in id order (``Bar``, ``Pos_12``, ``Pitch_60``, ...)."""
+        return list(self.names)
+
+    def to_names(self, ids: Sequence[int]) -> list[str]:
+        """Names of ``ids`` (``?`` for ids outside the vocabulary): for printing a sequence."""
+        return [self.names[i] if 0 <= i < len(self.names) else "?" for i in ids]
+
+    def from_names(self, names: Sequence[str]) -> list[int]:
+        """Ids of readable names, e.g. from a hand-written or printed sequence."""
+        try:
+            return [self.index[n] for n in names]
+        except KeyError as err:
+            raise SeqgenError(f"{err.args[0]!r} is not in this {self.kind} vocabulary") from None
+
+    @abstractmethod
+    def encode(self, doc: Piece, end: bool = True) -> list[int]:
+        """Ids of a whole piece: ``Piece`` first, ``End`` last unless ``end`` is False."""
+
+    def encode_seed(self, seed: str) -> list[int]:
+        """The events that start a piece with these notes sounding together at its start, on the
+        first track, a quarter note long (no end token, so the model continues it)."""
+        pitches = parse_seed(seed)
+        first = self.tracks.tracks[0]
+        notes = [Note(p, 0.0, 1.0, self.default_velocity) for p in pitches]
+        track = Track(first["name"], first["program"], first["is_drum"], notes)
+        return self.encode(self.seed_piece([track]), end=False)
+
+    def seed_piece(self, tracks: list[Track]) -> Piece:
+        """A piece with the corpus's usual header around ``tracks``."""
+        return Piece(tracks=tracks)
+
+    def encode_primer(self, path: str | Path) -> list[int]:
+        """A MIDI/MusicXML/ABC file's first piece as ids, without the end token (``--primer``)."""
+        from seqgen.music.reader import is_music_file, read_music
+
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise SeqgenError(f"primer file {path} does not exist")
+        if not is_music_file(path):
+            raise SeqgenError(f"primer file {path} is not MIDI, MusicXML, ABC or kern")
+        reasons = []
+        for label, piece in read_music(path):
+            if isinstance(piece, Piece):
+                return self.encode(piece, end=False)
+            reasons.append(f"{label}: {piece}")
+        raise SeqgenError(f"primer file {path} could not be used ({'; '.join(reasons)})")
+
+    def units(self, doc: Piece) -> dict[str, float]:
+        """Notes, beats (quarter notes) and seconds of the piece itself, the same for every codec,
+        so nats per note / beat / second compare across tokenizations."""
+        return {"notes": float(doc.n_notes), "beats": float(doc.end), "seconds": float(doc.seconds)}
+
+
+def _note_rows(piece: Piece, timebase: str) -> dict[tuple[str, int], list[tuple[float, float]]]:
+    rows: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
+    for track in piece.tracks:
+        for n in track.notes:
+            if timebase == "seconds":
+                rows[(track.name, n.pitch)].append((piece.seconds_at(n.start), piece.seconds_at(n.end)))
+            else:
+                rows[(track.name, n.pitch)].append((n.start, n.end))
+    for v in rows.values():
+        v.sort()
+    return rows
+
+
+def roundtrip_f1(pieces: Sequence[Piece], codec: MusicTokenizer) -> dict[str, float]:
+    """Note-level precision, recall and F1 of ``decode(encode(piece))`` against each piece.
+
+    A decoded note matches an original one with the same track name and pitch whose onset and
+    offset agree within the codec's tolerance (exact on the grid for ``grid``, half a 10 ms step
+    for ``performance``). What a codec loses shows up here: for ``grid``, onsets and offsets off
+    the grid (e.g. quintuplets), notes longer than the longest duration token, tracks beyond
+    the track table; for ``performance``, timing finer than 10 ms and same-pitch overlaps.
+    Grace notes are already gone when a score is read, so they do not count.
+    """
+    tol = codec.tolerance
+    matched = n_orig = n_dec = 0
+    for piece in pieces:
+        original = _note_rows(piece, codec.timebase)
+        decoded = _note_rows(codec.decode(codec.encode(piece)), codec.timebase)
+        n_orig += sum(len(v) for v in original.values())
+        n_dec += sum(len(v) for v in decoded.values())
+        for key, notes in original.items():
+            pool = decoded.get(key, [])
+            used = [False] * len(pool)
+            for start, end in notes:
+                lo = bisect.bisect_left(pool, (start - tol, -math.inf))
+                for j in range(lo, len(pool)):
+                    if pool[j][0] > start + tol:
+                        break
+                    if not used[j] and abs(pool[j][1] - end) <= tol:
+                        used[j] = True
+                        matched += 1
+                        break
+    precision = matched / n_dec if n_dec else 1.0
+    recall = matched / n_orig if n_orig else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "notes": float(n_orig)}
