@@ -17,7 +17,8 @@ from seqgen.errors import SeqgenError
 class BPTTBatches:
     """Deterministic (x, y) batches of shape (batch_size, seq_len), indexed by global step."""
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int) -> None:
+    def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, rows: slice = slice(None)) -> None:
+        """``rows`` picks this process's streams when several share one global batch."""
         per_row = (len(tokens) - 1) // batch_size
         self.steps_per_epoch = per_row // seq_len
         if self.steps_per_epoch < 1:
@@ -30,7 +31,7 @@ class BPTTBatches:
         # Rows are read from the (memory-mapped) stream per batch, so a corpus larger than RAM
         # trains without ever being loaded whole.
         self.tokens = tokens
-        self.row_starts = np.arange(batch_size) * per_row
+        self.row_starts = (np.arange(batch_size) * per_row)[rows]
         self.batch_size, self.seq_len = batch_size, seq_len
 
     @property

@@ -8,6 +8,7 @@ traceback instead).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -100,10 +101,17 @@ def _train_options(func: Any) -> Any:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file of settings; flags override it.")
 @click.option("--resume", default=None, help="Run directory or checkpoint to continue exactly where it stopped.")
+@click.option("--nproc", default=1, help="Processes for data-parallel training (relaunches under torchrun).")
 @click.pass_context
-def train(ctx: click.Context, preset: str | None, config_file: str | None, resume: str | None, **flags: Any) -> None:
+def train(ctx: click.Context, preset: str | None, config_file: str | None, resume: str | None, nproc: int,
+          **flags: Any) -> None:
     """Train a language model on a corpus; writes checkpoints/<run>/."""
     from seqgen.trainer import Trainer
+
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from seqgen.distributed import launch
+
+        sys.exit(launch(nproc, _without_nproc(sys.argv[1:])))
 
     given = {k: v for k, v in flags.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
     if resume:
@@ -116,8 +124,22 @@ def train(ctx: click.Context, preset: str | None, config_file: str | None, resum
         config.update(given)
         trainer = Trainer(config, echo=click.echo)
     result = trainer.run()
-    click.echo(f"done: step {result.step}, best val loss {result.best_val:.4f} nats/token, "
-               f"{result.train_time:.0f} s of training; checkpoints in {result.run_dir}")
+    if result.main:
+        click.echo(f"done: step {result.step}, best val loss {result.best_val:.4f} nats/token, "
+                   f"{result.train_time:.0f} s of training; checkpoints in {result.run_dir}")
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line minus ``--nproc N`` / ``--nproc=N``, for the relaunched processes."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 @main.command()

@@ -12,7 +12,7 @@ import math
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoi
 from seqgen.config import Config, TrainConfig
 from seqgen.corpus import load_corpus
 from seqgen.dataset import TokenData, prepare
+from seqgen.distributed import agree, barrier, gather_rows, init_world
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import total_nll
 from seqgen.model import LanguageModel, State
@@ -47,6 +48,7 @@ class TrainResult:
     step: int
     best_val: float
     train_time: float
+    main: bool = True  # False on the other ranks of a distributed run, which stay quiet
 
 
 def pick_device(name: str) -> torch.device:
@@ -110,14 +112,23 @@ class Trainer:
         self.data = data
         config.model.vocab_size = data.tokenizer.vocab_size
         self.device = pick_device(t.device)
+        self.world = init_world(self.device.type)
+        if self.world.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
+        if not self.world.main:
+            self.echo = lambda _message: None
         self.autocast = self.device.type == "cuda"  # bf16 on CUDA: tensor cores, fp32 master weights
         torch.manual_seed(t.seed)
         self.model = LanguageModel(config.model).to(self.device)
+        # Gradients are averaged across ranks by DDP; evaluation and checkpoints use self.model.
+        self.forward = (torch.nn.parallel.DistributedDataParallel(self.model) if self.world.active
+                        else self.model)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay,
                                            betas=(0.9, 0.99))
-        self.batches = BPTTBatches(data.arrays["train"], t.batch_size, t.seq_len)
+        self.rows = self.world.rows(t.batch_size)
+        self.batches = BPTTBatches(data.arrays["train"], t.batch_size, t.seq_len, self.rows)
         self.reset_rng = torch.Generator().manual_seed(t.seed + 1)
-        self.state: State = self.model.init_state(t.batch_size, self.device)
+        self.state: State = self.model.init_state(self.rows.stop - self.rows.start, self.device)
         self.step, self.train_time, self.best_val = 0, 0.0, math.inf
         self.run_dir = Path(t.run_dir) if t.run_dir else new_run_path(config.data.corpus, config.model.cell)
         if len(data.arrays["val"]) < 2:
@@ -147,7 +158,7 @@ class Trainer:
         trainer.reset_rng.set_state(rng["reset"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"])
-        trainer.state = tuple(s.to(trainer.device) for s in payload["state"])
+        trainer.state = tuple(s[:, trainer.rows].to(trainer.device) for s in payload["state"])
         echo(f"resuming {path} at step {trainer.step}")
         return trainer
 
@@ -166,7 +177,7 @@ class Trainer:
             "train_time": self.train_time,
             "best_val": self.best_val,
             "rng": rng,
-            "state": tuple(s.detach().cpu() for s in self.state),
+            "state": tuple(gather_rows(s.detach(), self.world).cpu() for s in self.state),
         }
 
     def evaluate(self, split: str = "val") -> float:
@@ -179,15 +190,15 @@ class Trainer:
         t = self.config.train
         x, y = (b.to(self.device, non_blocking=True) for b in self.batches[self.step])
         if self.batches.starts_epoch(self.step):
-            self.state = self.model.init_state(t.batch_size, self.device)
-        elif t.reset_prob:
-            keep = (torch.rand(t.batch_size, generator=self.reset_rng) >= t.reset_prob).float()
+            self.state = tuple(torch.zeros_like(s) for s in self.state)
+        elif t.reset_prob:  # drawn for the global batch so any number of ranks resets the same streams
+            keep = (torch.rand(t.batch_size, generator=self.reset_rng) >= t.reset_prob).float()[self.rows]
             self.state = tuple(s * keep.to(self.device)[None, :, None] for s in self.state)
         lr = learning_rate(t, self.step, progress(t, self.step, self.train_time, self.batches.steps_per_epoch))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits, state = self.model(x, self.state)
+            logits, state = self.forward(x, self.state)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -195,7 +206,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
         self.state = tuple(s.detach().float() for s in state)
         value = loss.item()
-        if not math.isfinite(value):
+        if agree([not math.isfinite(value)], self.world)[0]:
             raise SeqgenError(
                 f"loss became {value} at step {self.step}; stopped without saving it. The last good "
                 f"checkpoint is in {self.run_dir}; try a lower --lr or --grad-clip"
@@ -213,21 +224,30 @@ class Trainer:
                   f"{self.model.num_parameters():,} parameters, vocab {self.config.model.vocab_size}, "
                   f"device {self.device}; run directory {self.run_dir}")
         tokens_per_step = t.batch_size * t.seq_len
-        with RunDir(self.run_dir) as run, catch_signals() as caught:
-            run.write_config(self.config.to_dict())
+        main = self.world.main
+        with RunDir(self.run_dir) if main else nullcontext() as run, catch_signals() as caught:
+            if main:
+                run.write_config(self.config.to_dict())
             bar = tqdm(total=1000, initial=int(1000 * min(1.0, self._progress())), unit="‰", dynamic_ncols=True,
-                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}", disable=not main or None)
             losses: list[float] = []
-            while not self.finished():
-                if caught:
-                    self._save(run, "last.pt")
+            evaluated_at = -1
+            while True:
+                # Decided together, so that every rank stops (and checkpoints) at the same step.
+                interrupted, done = agree([bool(caught), self.finished()], self.world)
+                if interrupted:
+                    self._save(run, ["last.pt"])
                     bar.close()
                     raise Interrupted(f"interrupted at step {self.step}; saved {self.run_dir / 'last.pt'} "
                                       f"(continue with: seqgen train --resume {self.run_dir})", caught[0])
+                if done:
+                    if evaluated_at != self.step:
+                        self._eval_and_save(run, bar)
+                    break
                 start = time.perf_counter()
                 losses.append(self.train_step())
                 self.train_time += time.perf_counter() - start
-                if self.step % 10 == 0 or self.finished():
+                if self.step % 10 == 0 and main:
                     mean = sum(losses) / len(losses)
                     run.log({"step": self.step, "time": round(self.train_time, 3), "train_loss": mean,
                              "lr": self.optimizer.param_groups[0]["lr"]})
@@ -236,31 +256,38 @@ class Trainer:
                                         refresh=False)
                     losses.clear()
                 bar.update(int(1000 * min(1.0, self._progress())) - bar.n)
-                if self.step % t.eval_every == 0 or self.finished():
+                if self.step % t.eval_every == 0:
                     self._eval_and_save(run, bar)
+                    evaluated_at = self.step
             bar.close()
-        return TrainResult(self.run_dir, self.step, self.best_val, self.train_time)
+        return TrainResult(self.run_dir, self.step, self.best_val, self.train_time, self.world.main)
 
     def _progress(self) -> float:
         return progress(self.config.train, self.step, self.train_time, self.batches.steps_per_epoch)
 
-    def _eval_and_save(self, run: RunDir, bar: tqdm) -> None:
-        val = self.evaluate()
-        improved = val < self.best_val
-        self.best_val = min(self.best_val, val)
-        units = self.data.units["val"]
-        row = {"step": self.step, "time": round(self.train_time, 3), "val_loss": val}
-        if "chars" in units and units["chars"]:
-            tokens = len(self.data.arrays["val"])
-            row["val_bpc"] = val * tokens / units["chars"] / math.log(2)
-        run.log(row)
-        bar.write(f"step {self.step}: val loss {val:.4f} nats/token"
-                  + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
-                  + (" (best)" if improved else ""))
-        if improved:
-            self._save(run, "best.pt")
-        self._save(run, "last.pt")
-        plot_loss_curve(run.metrics, run.path / "loss.png")
+    def _eval_and_save(self, run: RunDir | None, bar: tqdm) -> None:
+        """Evaluate on rank 0 and write checkpoints there; other ranks only help gather state."""
+        names = ["last.pt"]
+        if run is not None:
+            val = self.evaluate()
+            if val < self.best_val:
+                names.append("best.pt")
+            self.best_val = min(self.best_val, val)
+            units = self.data.units["val"]
+            row = {"step": self.step, "time": round(self.train_time, 3), "val_loss": val}
+            if units.get("chars"):
+                row["val_bpc"] = val * len(self.data.arrays["val"]) / units["chars"] / math.log(2)
+            run.log(row)
+            bar.write(f"step {self.step}: val loss {val:.4f} nats/token"
+                      + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
+                      + (" (best)" if "best.pt" in names else ""))
+        self._save(run, names)
+        if run is not None:
+            plot_loss_curve(run.metrics, run.path / "loss.png")
+        barrier(self.world)
 
-    def _save(self, run: RunDir, name: str) -> None:
-        save_checkpoint(run.path / name, self.payload())
+    def _save(self, run: RunDir | None, names: list[str]) -> None:
+        payload = self.payload()  # every rank takes part: the carried state is gathered
+        if run is not None:
+            for name in names:
+                save_checkpoint(run.path / name, payload)
