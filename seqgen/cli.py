@@ -144,34 +144,48 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 @main.command()
 @click.option("--checkpoint", default=None, help="Checkpoint file or run directory (default: newest run's best.pt).")
-@click.option("--seed", default="", help="Text (or note names for music) to start from.")
-@click.option("--length", default=1000, help="Tokens to generate.")
+@click.option("--seed", default="", help='Text to start from; for music, note names such as "C4 E4 G4".')
+@click.option("--length", default=1000, help="Tokens to generate (music: an upper bound when --bars/--seconds is given).")
 @click.option("--temperature", default=1.0, help="Sampling temperature (0 = greedy).")
 @click.option("--top-k", default=0, help="Sample only among the k likeliest tokens (0 = all).")
 @click.option("--top-p", default=1.0, help="Nucleus sampling: smallest set reaching this probability.")
 @click.option("--num-samples", default=1, help="Samples to generate (as one batch).")
-@click.option("--stop", default="", help="End a sample after it generates this string.")
+@click.option("--stop", default="", help="Text: end a sample after it generates this string.")
 @click.option("--random-seed", type=int, default=None, help="Seed for reproducible samples.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@click.option("--primer", type=click.Path(dir_okay=False), default=None,
+              help="Music: a MIDI/MusicXML/ABC file whose music the sample continues.")
+@click.option("--bars", default=0.0, help="Music: length in bars (0: use --length).")
+@click.option("--seconds", default=0.0, help="Music: length in seconds (0: use --length).")
+@click.option("--out", type=click.Path(dir_okay=False), multiple=True,
+              help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
 def sample(checkpoint: str | None, seed: str, length: int, temperature: float, top_k: int, top_p: float,
-           num_samples: int, stop: str, random_seed: int | None, out: str | None) -> None:
-    """Generate from a trained checkpoint, streaming text to stdout."""
+           num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float,
+           seconds: float, out: tuple[str, ...]) -> None:
+    """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
     from seqgen.checkpoint import load_model
-    from seqgen.generate import SampleRequest, sample_text
+    from seqgen.generate import SampleRequest
     from seqgen.sampler import SamplingSettings
 
     settings = SamplingSettings(temperature, top_k, top_p)
     settings.validate()
     model, tokenizer, _, _ = load_model(checkpoint)
     request = SampleRequest(seed, length, num_samples, stop, random_seed, settings)
-    if out and Path(out).suffix.lower() in (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".wav", ".png") \
-            and tokenizer.domain == "text":
-        raise SeqgenError(f"this checkpoint generates text; it cannot write {Path(out).suffix} (use .txt or stdout)")
-    if not seed and tokenizer.domain == "text":
-        raise SeqgenError('give a seed (--seed), e.g. --seed "ROMEO:"')
-    stream = num_samples == 1 and out is None
+    if tokenizer.domain == "music":
+        _sample_music(model, tokenizer, request, primer, bars, seconds, out)
+    else:
+        _sample_text(model, tokenizer, request, out)
 
-    def show(index: int, piece: str) -> None:
+
+def _sample_text(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...]) -> None:
+    from seqgen.generate import sample_text
+
+    if len(out) > 1 or any(Path(o).suffix.lower() not in ("", ".txt", ".md") for o in out):
+        raise SeqgenError("this checkpoint generates text: give one --out FILE.txt, or none for stdout")
+    if not request.seed:
+        raise SeqgenError('give a seed (--seed), e.g. --seed "ROMEO:"')
+    stream = request.num_samples == 1 and not out
+
+    def show(_index: int, piece: str) -> None:
         if stream:
             click.echo(piece, nl=False)
             sys.stdout.flush()
@@ -180,12 +194,32 @@ def sample(checkpoint: str | None, seed: str, length: int, temperature: float, t
     if stream:
         click.echo()
         return
-    joined = "\n\n".join(f"--- sample {i + 1} ---\n{text}" if num_samples > 1 else text for i, text in enumerate(texts))
+    several = request.num_samples > 1
+    joined = "\n\n".join(f"--- sample {i + 1} ---\n{text}" if several else text for i, text in enumerate(texts))
     if out:
-        _write_text(Path(out), joined + "\n")
-        click.echo(f"wrote {out}", err=True)
+        _write_text(Path(out[0]), joined + "\n")
+        click.echo(f"wrote {out[0]}", err=True)
     else:
         click.echo(joined)
+
+
+def _sample_music(model: Any, tokenizer: Any, request: Any, primer: str | None, bars: float, seconds: float,
+                  out: tuple[str, ...]) -> None:
+    from seqgen.generate import sample_music
+    from seqgen.music.writers import write_music
+
+    pieces = sample_music(model, tokenizer, request, primer, bars, seconds)
+    if not out:  # no file asked for: show the events a person can read
+        for piece in pieces:
+            click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
+        click.echo("(pass --out FILE.mid to write MIDI)", err=True)
+        return
+    for path in map(Path, out):
+        for index, piece in enumerate(pieces, 1):
+            target = path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
+            write_music(piece, target)
+            notes = sum(len(t.notes) for t in piece.tracks)
+            click.echo(f"wrote {target} ({len(piece.tracks)} tracks, {notes} notes, {piece.seconds:.1f} s)", err=True)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -6,8 +6,10 @@ and anything else that generates (tests, a server).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -75,3 +77,70 @@ def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleReque
         if all(done):
             break
     return texts
+
+
+#: Upper bound on tokens when a sample's length is given in bars or seconds instead.
+MAX_MUSIC_TOKENS = 20_000
+CHECK_EVERY = 64  # tokens between checks of whether every sample is long enough
+
+
+def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequest, primer: str | None = None,
+                 bars: float = 0, seconds: float = 0) -> list[Any]:
+    """Generate ``request.num_samples`` pieces (``seqgen.music.score.Piece``).
+
+    The start is the seed's notes (``"C4 E4 G4"``), a primer file's encoding, or an empty piece.
+    Length is ``request.length`` tokens, or ``bars``/``seconds`` of music when given (then up to
+    MAX_MUSIC_TOKENS tokens); a sample also ends at its ``End`` token.
+    """
+    if tokenizer.domain != "music":
+        raise SeqgenError("this checkpoint generates text: write it to stdout or a .txt file")
+    if request.seed and primer:
+        raise SeqgenError("give --seed or --primer, not both")
+    if bars < 0 or seconds < 0 or (bars and seconds):
+        raise SeqgenError("give a positive --bars or --seconds, not both")
+    if primer:
+        start = tokenizer.encode_primer(primer)
+    elif request.seed:
+        start = tokenizer.encode_seed(request.seed)
+    else:
+        start = tokenizer.start_ids()
+    limit = MAX_MUSIC_TOKENS if bars or seconds else request.length
+    ids = [list(start) for _ in range(request.num_samples)]
+    ended = [False] * request.num_samples
+    stream = generate(model, start, limit, request.settings, request.num_samples, request.generator(), tokenizer.banned)
+    for count, tokens in enumerate(stream, 1):
+        for index, token in enumerate(tokens.tolist()):
+            if not ended[index]:
+                ids[index].append(token)
+                ended[index] = token == tokenizer.end_id
+        if all(ended) or (count % CHECK_EVERY == 0 and (bars or seconds)
+                          and all(_long_enough(tokenizer.decode(s), bars, seconds) for s in ids)):
+            break
+    pieces = [tokenizer.decode(s) for s in ids]
+    return [_cut(p, _end_quarter(p, bars, seconds)) for p in pieces] if bars or seconds else pieces
+
+
+def _end_quarter(piece: Any, bars: float, seconds: float) -> float:
+    """Where ``bars`` bars (in the opening meter) or ``seconds`` seconds end, in quarters."""
+    if bars:
+        num, den = piece.time_signature
+        return bars * num * 4 / den
+    to_seconds, quarter = piece.to_seconds(), 0.0
+    while to_seconds(quarter) < seconds:
+        if quarter > piece.end:
+            return math.inf  # not that long yet
+        quarter += 0.25
+    return quarter
+
+
+def _long_enough(piece: Any, bars: float, seconds: float) -> bool:
+    return piece.end >= _end_quarter(piece, bars, seconds)
+
+
+def _cut(piece: Any, end: float) -> Any:
+    """Drop notes starting at or after ``end`` and shorten those that ring past it."""
+    for track in piece.tracks:
+        track.notes = [n for n in track.notes if n.start < end]
+        for note in track.notes:
+            note.duration = min(note.duration, end - note.start)
+    return piece
