@@ -152,8 +152,8 @@ def tokenizer_from_state(state: dict[str, Any]) -> Tokenizer:
 PLUGINS = {
     "bpe": "seqgen.subword",
     "unigram": "seqgen.subword",
-    "grid": "seqgen.music.codecs",
-    "performance": "seqgen.music.codecs",
+    "grid": "seqgen.music.grid",
+    "performance": "seqgen.music.performance",
 }
 
 

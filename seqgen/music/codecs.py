@@ -23,8 +23,8 @@ from seqgen.tokenizers import Tokenizer
 #: 32 velocity levels (MidiTok's and Performance RNN's count); multiples of 4 so the usual DAW
 #: velocities (64, 80, 96, 100, 112) survive a round trip exactly.
 VELOCITIES = [1] + [4 * i for i in range(1, 32)]
-#: Tokens for the most tracks a piece may have; rarer tracks share the nearest slot.
-MAX_TRACKS = 16
+#: Most track slots a codec keeps (the commonest tracks of the train pieces); others share a slot.
+MAX_TRACKS = 64
 
 
 def nearest_velocity(velocity: int) -> int:
@@ -135,6 +135,16 @@ class MusicTokenizer(Tokenizer):
         """Readable name of every id, in id order (``Bar``, ``Pos_12``, ``Pitch_60``, ...)."""
         return list(self.names)
 
+    def start_ids(self) -> list[int]:
+        """What to feed the model to start a piece from nothing: the ``Piece`` token (the model
+        then writes the header, e.g. time signature and tempo, itself)."""
+        return [self.index["Piece"]]
+
+    @property
+    def end_id(self) -> int:
+        """The ``End`` token: a sampler may stop a sample there (decode stops there anyway)."""
+        return self.index["End"]
+
     def to_names(self, ids: Sequence[int]) -> list[str]:
         """Names of ``ids`` (``?`` for ids outside the vocabulary): for printing a sequence."""
         return [self.names[i] if 0 <= i < len(self.names) else "?" for i in ids]
@@ -187,10 +197,11 @@ class MusicTokenizer(Tokenizer):
 
 def _note_rows(piece: Piece, timebase: str) -> dict[tuple[str, int], list[tuple[float, float]]]:
     rows: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
+    seconds = piece.to_seconds()
     for track in piece.tracks:
         for n in track.notes:
             if timebase == "seconds":
-                rows[(track.name, n.pitch)].append((piece.seconds_at(n.start), piece.seconds_at(n.end)))
+                rows[(track.name, n.pitch)].append((seconds(n.start), seconds(n.end)))
             else:
                 rows[(track.name, n.pitch)].append((n.start, n.end))
     for v in rows.values():

@@ -1,8 +1,9 @@
 """Music corpora: music21's built-in collections and folders of MIDI/MusicXML/ABC/kern files.
 
 Documents are :class:`~seqgen.music.score.Piece` objects in a stable order. Parsing is the slow
-part (tens of milliseconds a score), so it runs on all cores once and the result is cached as
-plain JSON under ``cache_dir()/music/<name>/<fingerprint>.json``; a second load only reads that.
+part (tens of milliseconds a score), so it runs on all cores once (:mod:`seqgen.music.parsing`)
+and the result is cached as plain JSON under ``cache_dir()/music/<name>/<fingerprint>.json``;
+a second load only reads that.
 Unreadable files are skipped with one warning line each and counted, because real collections
 always hold a few; only a corpus with no readable piece at all is an error.
 """
@@ -12,20 +13,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import tempfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from seqgen.corpus import Corpus, Splits, cache_dir, register_corpus
 from seqgen.errors import SeqgenError
-from seqgen.music.reader import is_music_file, read_music
+from seqgen.music.parsing import Source, parse_sources
+from seqgen.music.reader import is_music_file
 from seqgen.music.score import Piece
 
 log = logging.getLogger(__name__)
@@ -39,68 +38,6 @@ SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
 #: Split shares that describe() reports sizes for (the CLI's defaults).
 DESCRIBE_FRACS = (0.05, 0.05)
 MAX_WARNINGS = 50
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file to parse; ``label`` names its pieces, ``split`` is set for split-folder layouts."""
-
-    path: str
-    label: str
-    split: str | None = None
-
-
-def _parse(source: Source) -> list[tuple[str, dict[str, Any] | str]]:
-    """Worker: one file -> ``[(label, piece as plain data | reason skipped)]``; never raises."""
-    try:
-        found = read_music(Path(source.path))
-    except BaseException as exc:  # a worker must always answer
-        return [(source.label, f"unreadable: {type(exc).__name__}: {exc}")]
-    out: list[tuple[str, dict[str, Any] | str]] = []
-    for name, piece in found:
-        label = source.label + name[len(Path(source.path).name):]
-        if isinstance(piece, Piece):
-            if not piece.title or piece.title == Path(source.path).stem:
-                piece.title = label
-            out.append((label, piece.to_dict()))
-        else:
-            out.append((label, piece))
-    return out
-
-
-def parse_sources(sources: list[Source], desc: str) -> tuple[list[tuple[Source, str, dict]], list[tuple[str, str]]]:
-    """Parse files in parallel (all cores) with a progress bar, keeping the sources' order."""
-    from tqdm.auto import tqdm
-
-    results: list[list[tuple[str, Any]] | None] = [None] * len(sources)
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                  len(sources))
-    with tqdm(total=len(sources), desc=desc, unit="file", disable=None, leave=False) as bar:
-        if workers <= 1 or len(sources) < 4:
-            for i, source in enumerate(sources):
-                results[i] = _parse(source)
-                bar.update()
-        else:
-            # fork: workers inherit the imported parsers instead of importing music21 again
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_parse, s): i for i, s in enumerate(sources)}
-                for future in as_completed(futures):
-                    i = futures[future]
-                    try:
-                        results[i] = future.result()
-                    except Exception as exc:  # a worker died (out of memory, crash in C code)
-                        results[i] = [(sources[i].label, f"parser crashed: {type(exc).__name__}")]
-                    bar.update()
-    entries, skipped = [], []
-    for source, found in zip(sources, results):
-        for label, item in found or []:
-            if isinstance(item, dict):
-                entries.append((source, label, item))
-            else:
-                skipped.append((label, item))
-    return entries, skipped
 
 
 def split_in_order(items: list[Any], val_frac: float, test_frac: float) -> Splits:
@@ -221,7 +158,10 @@ class MusicCorpus(Corpus):
         pieces = self.pieces()
         names = Counter(t.name for p in pieces for t in p.tracks)
         sizes = self.splits(*DESCRIBE_FRACS)
-        split_text = "as given by folders" if self.given_splits else "val {:.0%}, test {:.0%} of pieces, in order".format(*DESCRIBE_FRACS)
+        if self.given_splits:
+            split_text = "as given by folders"
+        else:
+            split_text = "val {:.0%}, test {:.0%} of pieces, in order".format(*DESCRIBE_FRACS)
         return {
             "name": self.name,
             "domain": self.domain,
@@ -233,7 +173,7 @@ class MusicCorpus(Corpus):
             "seconds": round(sum(p.seconds for p in pieces), 1),
             "track names": ", ".join(f"{n} ({c})" for n, c in names.most_common(6)),
             "skipped files": len(self.skipped),
-            "splits": f"train {len(sizes['train'])}, val {len(sizes['val'])}, test {len(sizes['test'])} pieces ({split_text})",
+            "splits": ", ".join(f"{s} {len(sizes[s])}" for s in ("train", "val", "test")) + f" pieces ({split_text})",
             "cache": str(self.cache_path),
         }
 
@@ -316,3 +256,35 @@ def bach() -> MusicCorpus:
         return [Source(str(p), name) for name, p in bach_chorale_paths()]
 
     return MusicCorpus("bach", sources, _builtin_fingerprint(), "music21 corpus: Bach chorales (Riemenschneider order)")
+
+
+#: music21's ABC folk collections, in the order ``folk-all`` reads them, with their tune counts.
+FOLK_COLLECTIONS = {"oneills1850": 2000, "ryansMammoth": 1060, "essenFolksong": 8500}
+#: What ``folk`` reads: the Irish and Scottish dance-tune books (one consistent style, and a first
+#: parse of about a minute on two cores; Essen's 8,500 songs would add over two more minutes).
+FOLK_DEFAULT = ("oneills1850", "ryansMammoth")
+
+
+def _folk(name: str, collections: tuple[str, ...], text: str) -> MusicCorpus:
+    def sources() -> list[Source]:
+        from music21 import corpus
+
+        root = Path(corpus.__file__).parent
+        return [Source(str(f), f"{c}/{f.name}") for c in collections for f in sorted((root / c).glob("*.abc"))]
+
+    extra = "-" + "+".join(collections)
+    return MusicCorpus(name, sources, _builtin_fingerprint(extra), text)
+
+
+@register_corpus("folk", "~3,000 Irish/Scottish folk tunes (O'Neill's 1850, Ryan's Mammoth; music21 ABC)")
+def folk() -> MusicCorpus:
+    """Monophonic dance tunes with their keys and meters: O'Neill's *Music of Ireland* (1850) and
+    *Ryan's Mammoth Collection*, ABC files shipped with music21. The Essen songs are left out of
+    this default to keep the first parse near a minute; ``folk-all`` has them."""
+    return _folk("folk", FOLK_DEFAULT, "music21 corpus: O'Neill's 1850 + Ryan's Mammoth Collection (ABC)")
+
+
+@register_corpus("folk-all", "~11,500 folk tunes: folk + the Essen folksong collection (slow first parse)")
+def folk_all() -> MusicCorpus:
+    """All three ABC folk collections in music21: O'Neill's, Ryan's and the Essen songs."""
+    return _folk("folk-all", tuple(FOLK_COLLECTIONS), "music21 corpus: O'Neill's 1850 + Ryan's Mammoth + Essen (ABC)")

@@ -32,11 +32,12 @@ def piece_from_midi(pm: pretty_midi.PrettyMIDI, title: str = "") -> Piece:
         return int(pm.time_to_tick(seconds)) / resolution
 
     times, tempi = pm.get_tempo_changes()
+    tempi = [round(float(t), 3) for t in tempi]  # MIDI stores whole microseconds per quarter
     tempo_changes: list[tuple[float, float]] = []
     for t, qpm in zip(times[1:], tempi[1:]):
         last = tempo_changes[-1][1] if tempo_changes else tempi[0]
         if abs(qpm - last) > 1e-6:
-            tempo_changes.append((quarters(t), float(qpm)))
+            tempo_changes.append((quarters(t), qpm))
 
     time_signature = (4, 4)
     meter_changes: list[tuple[float, int, int]] = []
@@ -66,7 +67,7 @@ def piece_from_midi(pm: pretty_midi.PrettyMIDI, title: str = "") -> Piece:
 
     return Piece(
         tracks=tracks,
-        tempo_qpm=float(tempi[0]) if len(tempi) else 120.0,
+        tempo_qpm=tempi[0] if tempi else 120.0,
         time_signature=time_signature,
         key=key,
         title=title,
@@ -143,10 +144,10 @@ def piece_to_midi(piece: Piece, resolution: int = RESOLUTION) -> pretty_midi.Pre
             continue
         program = min(127, max(0, int(track.program)))
         name = track.name or ("Drums" if track.is_drum else pretty_midi.program_to_instrument_name(program))
+        name = name.encode("latin-1", "replace").decode("latin-1")  # MIDI text is 8-bit: no emoji
         inst = pretty_midi.Instrument(program=program, is_drum=track.is_drum, name=name)
         for start, end, pitch, vel in ticks:
-            inst.notes.append(
-                pretty_midi.Note(velocity=vel, pitch=pitch, start=float(pm.tick_to_time(start)), end=float(pm.tick_to_time(end)))
-            )
+            start_s, end_s = float(pm.tick_to_time(start)), float(pm.tick_to_time(end))
+            inst.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch, start=start_s, end=end_s))
         pm.instruments.append(inst)
     return pm

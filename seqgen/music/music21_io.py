@@ -53,6 +53,8 @@ def _track_from_flat(flat: Any, name: str, program: int, is_drum: bool, shift: f
     notes: list[Note] = []
     velocity = DEFAULT_VELOCITY
     for el in flat.getElementsByClass(["Note", "Chord", "Dynamic"]):
+        if "Harmony" in el.classes:  # chord symbols above a tune are not sounding notes
+            continue
         if "Dynamic" in el.classes:
             if el.volumeScalar is not None:
                 velocity = max(1, min(127, round(el.volumeScalar * 127)))
@@ -71,7 +73,8 @@ def _track_from_flat(flat: Any, name: str, program: int, is_drum: bool, shift: f
 
 def piece_from_music21(score: Any, title: str = "") -> Piece:
     """Each part becomes its own track, named after the part (Soprano, Alto, ...)."""
-    from music21 import key as m21key, stream
+    from music21 import key as m21key
+    from music21 import stream
 
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     shift = _pickup_shift(parts[0])
@@ -83,7 +86,8 @@ def piece_from_music21(score: Any, title: str = "") -> Piece:
         if first_flat is None:
             first_flat = flat
         inst = part.getInstrument(returnDefault=False) if hasattr(part, "getInstrument") else None
-        name = (getattr(part, "partName", None) or getattr(inst, "instrumentName", None) or f"Track {i + 1}").strip()
+        fallback = "Melody" if len(parts) == 1 else f"Part {i + 1}"
+        name = (getattr(part, "partName", None) or getattr(inst, "instrumentName", None) or fallback).strip()
         program, is_drum = _program(part, inst, name)
         track = _track_from_flat(flat, name, program, is_drum, shift)
         if track.notes:
@@ -187,7 +191,8 @@ def _title(score: Any, label: str) -> str:
 def piece_to_music21(piece: Piece, steps_per_quarter: int = 12) -> Any:
     """A music21 Score for notation software: one part per track, times quantised to the grid,
     notes that start and end together joined into chords, overlaps split into voices."""
-    from music21 import chord, instrument, key as m21key, meter, metadata, note, stream, tempo
+    from music21 import chord, instrument, metadata, meter, note, stream, tempo
+    from music21 import key as m21key
 
     def grid(q: float) -> Fraction:
         return Fraction(round(q * steps_per_quarter), steps_per_quarter)

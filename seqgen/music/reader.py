@@ -8,6 +8,8 @@ non-MIDI ``.mid`` must cost one warning, not the whole run.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from pathlib import Path
 
@@ -65,8 +67,9 @@ def read_music(path: Path) -> list[tuple[str, Piece | str]]:
     try:
         if path.stat().st_size == 0:
             return [(path.name, "empty file (0 bytes)")]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pretty_midi/music21 chatter about benign oddities
+        # pretty_midi warns and music21 prints to stderr about oddities; we report per file instead
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
             if path.suffix.lower() in MIDI_SUFFIXES:
                 from seqgen.music.midi_io import read_midi
 

@@ -10,6 +10,7 @@ parsed corpora can be cached as plain JSON.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,13 +79,22 @@ class Piece:
 
     def seconds_at(self, quarter: float) -> float:
         """Seconds elapsed at ``quarter`` under the tempo map."""
-        seconds, last_q, last_qpm = 0.0, 0.0, self.tempo_qpm
-        for q, qpm in self.tempo_map():
-            if q >= quarter:
-                break
-            seconds += (q - last_q) * 60.0 / last_qpm
-            last_q, last_qpm = q, qpm
-        return seconds + (quarter - last_q) * 60.0 / last_qpm
+        return self.to_seconds()(quarter)
+
+    def to_seconds(self) -> Callable[[float], float]:
+        """A quarters -> seconds function for this tempo map (build once, call per note: a MIDI
+        file may hold thousands of tempo changes)."""
+        tempo_map = self.tempo_map()
+        starts = [q for q, _ in tempo_map]
+        elapsed = [0.0]
+        for (q0, qpm), (q1, _) in zip(tempo_map, tempo_map[1:]):
+            elapsed.append(elapsed[-1] + (q1 - q0) * 60.0 / qpm)
+
+        def convert(quarter: float) -> float:
+            i = max(0, bisect.bisect_right(starts, quarter) - 1)
+            return elapsed[i] + (quarter - starts[i]) * 60.0 / tempo_map[i][1]
+
+        return convert
 
     def meter_at(self, quarter: float) -> tuple[int, int]:
         """The time signature in force at ``quarter``."""
@@ -142,3 +152,23 @@ def sort_notes(piece: Piece) -> Piece:
     for track in piece.tracks:
         track.notes.sort(key=lambda n: (n.start, n.pitch, n.duration))
     return piece
+
+
+def transpose(piece: Piece, semitones: int) -> Piece:
+    """A copy shifted by ``semitones`` (drum tracks untouched; notes pushed outside 0..127 are
+    dropped). Transposing the train pieces through all keys is the cheapest big win for music
+    models (Walder 2016); the key name is dropped rather than respelled."""
+    tracks = []
+    for t in piece.tracks:
+        shift = 0 if t.is_drum else semitones
+        notes = [Note(n.pitch + shift, n.start, n.duration, n.velocity) for n in t.notes if 0 <= n.pitch + shift <= 127]
+        tracks.append(Track(t.name, t.program, t.is_drum, notes))
+    return Piece(
+        tracks=tracks,
+        tempo_qpm=piece.tempo_qpm,
+        time_signature=piece.time_signature,
+        key=piece.key if semitones % 12 == 0 else None,
+        title=piece.title,
+        tempo_changes=list(piece.tempo_changes),
+        time_signature_changes=list(piece.time_signature_changes),
+    )
