@@ -68,8 +68,11 @@ class MusicCorpus(Corpus):
     domain = "music"
 
     def __init__(self, name: str, sources: list[Source] | Callable[[], list[Source]], fingerprint: str,
-                 source_text: str, given_splits: bool = False) -> None:
+                 source_text: str, given_splits: bool = False,
+                 transform: Callable[[Piece], Piece] | None = None) -> None:
         self.name = name
+        # Applied after the parse cache, so changing it never needs a re-parse.
+        self.transform = transform
         # A callable defers finding the files (importing music21) until a cache miss needs them.
         self._sources = sources
         self._fingerprint = fingerprint
@@ -119,7 +122,8 @@ class MusicCorpus(Corpus):
                 f"no readable music in {self.source_text}: all {len(self.skipped)} file(s) or work(s) were "
                 "unreadable, empty or without notes"
             )
-        self._entries = [(e["split"], Piece.from_dict(e["piece"])) for e in data["entries"]]
+        convert = self.transform or (lambda piece: piece)
+        self._entries = [(e["split"], convert(Piece.from_dict(e["piece"]))) for e in data["entries"]]
         return self._entries
 
     def _read_cache(self) -> dict[str, Any] | None:
@@ -255,7 +259,30 @@ def bach() -> MusicCorpus:
     def sources() -> list[Source]:
         return [Source(str(p), name) for name, p in bach_chorale_paths()]
 
-    return MusicCorpus("bach", sources, _builtin_fingerprint(), "music21 corpus: Bach chorales (Riemenschneider order)")
+    return MusicCorpus("bach", sources, _builtin_fingerprint("satb"),
+                       "music21 corpus: Bach chorales (Riemenschneider order)", transform=satb_only)
+
+
+VOICES = ("Soprano", "Alto", "Tenor", "Bass")
+CHOIR = 52  # General MIDI "Choir Aahs": one sound for every voice, whatever the source file said
+
+
+def satb_only(piece: Piece) -> Piece:
+    """Keep the four sung voices, named plainly, in S-A-T-B order.
+
+    A few chorales add horns, trumpets, timpani or continuo (mostly doubling the voices); dropping
+    them gives every piece the same four tracks, so a sample is a four-part chorale. A chorale
+    without all four named voices is kept as it is.
+    """
+    voices = {}
+    for track in piece.tracks:
+        voice = next((v for v in VOICES if track.name.startswith(v)), None)
+        if voice and voice not in voices:
+            track.name, track.program = voice, CHOIR
+            voices[voice] = track
+    if len(voices) == len(VOICES):
+        piece.tracks = [voices[v] for v in VOICES]
+    return piece
 
 
 #: music21's ABC folk collections, in the order ``folk-all`` reads them, with their tune counts.
