@@ -207,10 +207,10 @@ class Trainer:
         self.state = tuple(s.detach().float() for s in state)
         value = loss.item()
         if agree([not math.isfinite(value)], self.world)[0]:
-            raise SeqgenError(
-                f"loss became {value} at step {self.step}; stopped without saving it. The last good "
-                f"checkpoint is in {self.run_dir}; try a lower --lr or --grad-clip"
-            )
+            last = self.run_dir / "last.pt"
+            kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
+            raise SeqgenError(f"loss became {value} at step {self.step}; stopped without saving it "
+                              f"({kept}); try a lower --lr or a --grad-clip")
         self.optimizer.step()
         self.step += 1
         return value
