@@ -1,0 +1,60 @@
+"""Smoke test of the benchmark harness: it runs and its table has the rows it promises.
+
+Timings are never asserted (they depend on the machine and its load); only that every number
+the table reports is there and positive.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def first_number(cell: str) -> float:
+    match = NUMBER.search(cell)
+    assert match, f"no number in {cell!r}"
+    return float(match.group().replace(",", ""))
+
+
+def test_quick_throughput_and_sampling_rows() -> None:
+    # The autouse fixture in conftest.py has already pointed SEQGEN_CACHE and SEQGEN_CORPORA at
+    # test-owned folders; the child inherits them. One torch thread keeps the test fast when other
+    # tests share the CPU (two threads on two busy cores stall on every small op).
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--threads", "1",
+                           "--only", "throughput,sampling"],
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [[c.strip() for c in line.strip().strip("|").split(" | ")]
+            for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    header, body = rows[0], rows[1:]
+    assert header == ["benchmark", "setting", "value", "reference/target", "ratio"]
+    by_group: dict[str, list[list[str]]] = {}
+    for row in body:
+        assert len(row) == 5, row
+        by_group.setdefault(row[0], []).append(row)
+    assert set(by_group) == {"train throughput", "sampling", "peak memory"}, by_group.keys()
+
+    throughput = by_group["train throughput"]
+    if len(throughput) == 1:  # tiny-shakespeare is not on this machine: the row says why
+        assert throughput[0][2].startswith("skipped"), throughput
+    else:
+        bare, seqgen = throughput
+        assert "bare" in bare[1] and "seqgen" in seqgen[1]
+        assert first_number(bare[2]) > 0 and first_number(seqgen[2]) > 0
+        assert first_number(seqgen[4]) > 0  # the seqgen / bare ratio
+
+    sampling = by_group["sampling"]
+    kinds = [("1 stream" in r[1], "64 streams" in r[1], "naive" in r[1]) for r in sampling]
+    assert kinds[:3] == [(True, False, False), (False, True, False), (True, False, True)]
+    assert all("1 torch thread" in r[1] for r in sampling[3:])  # only where torch uses several threads
+    for row in sampling:
+        assert row[2].endswith("tok/s") and first_number(row[2]) > 0
+
+    memory = by_group["peak memory"]
+    assert {r[1].split()[0] for r in memory} == {"throughput", "sampling", "whole"}
+    assert all(first_number(r[2]) > 0 for r in memory)
