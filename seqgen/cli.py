@@ -289,3 +289,14 @@ def corpus_info(name: str, encoding: str, val_frac: float, test_frac: float) -> 
         info[f"{split} size"] = sum(len(doc) for doc in docs) if source.domain == "text" else len(docs)
     for key, value in info.items():
         click.echo(f"{key:>16}  {value:,}" if isinstance(value, int) else f"{key:>16}  {value}")
+
+
+@main.command()
+@click.option("--port", default=8000, help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", help="Address to bind; the default serves this machine only.")
+@click.option("--checkpoints", default="checkpoints", help="Folder whose run directories are offered.")
+def serve(port: int, host: str, checkpoints: str) -> None:
+    """A local web playground: pick a run, generate text or music, see and hear it."""
+    from seqgen.server import serve as run_server
+
+    run_server(checkpoints, host, port, echo=click.echo)
