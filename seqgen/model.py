@@ -4,8 +4,8 @@ Standard cells use torch's nn.LSTM / nn.GRU / nn.RNN so cuDNN / oneDNN kernels d
 peephole LSTM (Gers & Schmidhuber: gates also see the cell state) has no fused kernel; it runs the
 cell math below one time step at a time and is several times slower to train.
 
-The single-step cell functions are also what the sampler runs, so training and generation share
-one definition of each cell; ``tests/test_model.py`` checks they agree with the fused kernels.
+The single-step cell functions are what the sampler runs (and the peephole cell trains with);
+``tests/test_model.py`` checks that they agree with the fused kernels.
 """
 
 from __future__ import annotations
@@ -22,10 +22,20 @@ State = tuple[Tensor, ...]
 
 
 def lstm_step(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM update from pre-activations ``gates`` = W x + U h + b, in torch's i, f, g, o order."""
-    i, f, g, o = gates.chunk(4, dim=-1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
+    """One LSTM update from pre-activations ``gates`` = W x + U h + b in i, f, o, g order.
+
+    That order (torch's is i, f, g, o; see ``ifog``) lets one sigmoid cover all three gates.
+    """
+    hidden = c.shape[-1]
+    sig = torch.sigmoid(gates[:, : 3 * hidden])
+    c = torch.addcmul(sig[:, hidden: 2 * hidden] * c, sig[:, :hidden], torch.tanh(gates[:, 3 * hidden:]))
+    return sig[:, 2 * hidden:] * torch.tanh(c), c
+
+
+def ifog(hidden: int) -> Tensor:
+    """Row order that turns torch's i, f, g, o gate blocks into lstm_step's i, f, o, g."""
+    blocks = torch.arange(4 * hidden).view(4, hidden)
+    return blocks[[0, 1, 3, 2]].reshape(-1)
 
 
 def peephole_step(gates: Tensor, c: Tensor, peep: Tensor) -> tuple[Tensor, Tensor]:

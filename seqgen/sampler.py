@@ -1,9 +1,9 @@
 """Stateful sampling: prime once with the seed, then one token per step, many samples as a batch.
 
-Calling nn.LSTM once per generated token costs ~1 ms of framework overhead, far more than the
-arithmetic of a small model. The ``Stepper`` instead pulls the weights out once, folds the
-embedding into the first layer's input projection (a table lookup replaces a matmul), and runs
-each step as a handful of addmm and pointwise ops on preallocated-size tensors.
+Calling nn.LSTM once per generated token costs far more framework overhead than the arithmetic
+of a small model. The ``Stepper`` instead copies the weights out once, folds the embedding into
+the first layer's input projection (a table lookup replaces a matmul), and runs each step as a
+handful of addmm and pointwise ops.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from seqgen.errors import SeqgenError
-from seqgen.model import LanguageModel, State, gru_step, lstm_step, peephole_step
+from seqgen.model import LanguageModel, State, gru_step, ifog, lstm_step, peephole_step
 
 
 @dataclass
@@ -58,43 +58,54 @@ class Stepper:
     """Advances a trained model by one token per call with minimal per-call overhead."""
 
     def __init__(self, model: LanguageModel) -> None:
+        """Copies the weights out (as float32 CPU tensors): the model itself is never touched, so
+        many threads can sample from one model at once."""
         self.cell = model.config.cell
         self.layers = model.config.layers
-        rnn, emb = model.rnn, model.embedding.weight.detach()
-        self.w_hh, self.b_in, self.b_hh, self.w_ih, self.peep = [], [], [], [], []
+
+        def weight(name: str, module: torch.nn.Module = model.rnn) -> Tensor:
+            value = getattr(module, name).detach().float().cpu()
+            return value[order] if module is model.rnn and name[:3] in ("wei", "bia") else value
+
+        order = ifog(model.config.hidden) if self.cell == "lstm" else slice(None)
+
+        fused = self.cell != "gru"  # GRU keeps b_hh apart: it sits inside r * (W h + b)
+        self.w, self.b, self.w_hh, self.b_hh, self.peep = [], [], [], [], []
         for k in range(self.layers):
-            w_ih = getattr(rnn, f"weight_ih_l{k}").detach()
-            b_ih = getattr(rnn, f"bias_ih_l{k}").detach()
-            b_hh = getattr(rnn, f"bias_hh_l{k}").detach()
-            if self.cell != "gru":  # GRU keeps b_hh apart: it sits inside r * (W h + b)
+            w_ih, w_hh = weight(f"weight_ih_l{k}").t(), weight(f"weight_hh_l{k}").t()
+            b_ih, b_hh = weight(f"bias_ih_l{k}"), weight(f"bias_hh_l{k}")
+            if fused:
                 b_ih, b_hh = b_ih + b_hh, torch.zeros_like(b_hh)
-            self.w_ih.append(w_ih.t().contiguous())
-            self.b_in.append(b_ih)
+            if k == 0:  # embedding folded into the input projection: one row gather per step
+                self.table = torch.addmm(b_ih, weight("weight", model.embedding), w_ih)
+            # Layers above the first take [input, hidden] @ [W_ih; W_hh] as one larger matmul.
+            self.w.append(torch.cat([w_ih, w_hh]).contiguous() if fused else w_ih.contiguous())
+            self.b.append(b_ih)
+            self.w_hh.append(w_hh.contiguous())
             self.b_hh.append(b_hh)
-            self.w_hh.append(getattr(rnn, f"weight_hh_l{k}").detach().t().contiguous())
             if self.cell == "peephole":
-                self.peep.append(getattr(rnn, f"peep_l{k}").detach())
-        # Embedding folded into layer 0's input projection: one row gather per step.
-        self.table = torch.addmm(self.b_in[0], emb, self.w_ih[0])
-        self.head_w = model.head.weight.detach().t().contiguous()
-        self.head_b = model.head.bias.detach()
+                self.peep.append(weight(f"peep_l{k}"))
+        self.head_w = weight("weight", model.head).t().contiguous()
+        self.head_b = weight("bias", model.head)
 
     def __call__(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Logits (batch, vocab) after feeding ``tokens`` (batch,), and the new state."""
         hs, cs = list(state[0].unbind(0)), list(state[1].unbind(0)) if len(state) > 1 else []
-        x = None
+        x = tokens
         for k in range(self.layers):
-            gi = self.table[tokens] if k == 0 else torch.addmm(self.b_in[k], x, self.w_ih[k])
             h = hs[k]
             if self.cell == "gru":
+                gi = self.table[x] if k == 0 else torch.addmm(self.b[k], x, self.w[k])
                 h = gru_step(gi, torch.addmm(self.b_hh[k], h, self.w_hh[k]), h)
-            elif self.cell in ("rnn", "rnn-relu"):
-                pre = gi.addmm_(h, self.w_hh[k])
-                h = torch.tanh(pre) if self.cell == "rnn" else torch.relu(pre)
-            elif self.cell == "peephole":
-                h, cs[k] = peephole_step(gi.addmm_(h, self.w_hh[k]), cs[k], self.peep[k])
             else:
-                h, cs[k] = lstm_step(gi.addmm_(h, self.w_hh[k]), cs[k])
+                pre = (self.table[x].addmm_(h, self.w_hh[k]) if k == 0
+                       else torch.addmm(self.b[k], torch.cat([x, h], 1), self.w[k]))
+                if self.cell == "lstm":
+                    h, cs[k] = lstm_step(pre, cs[k])
+                elif self.cell == "peephole":
+                    h, cs[k] = peephole_step(pre, cs[k], self.peep[k])
+                else:
+                    h = torch.tanh(pre) if self.cell == "rnn" else torch.relu(pre)
             hs[k] = x = h
         logits = torch.addmm(self.head_b, x, self.head_w)
         new_state = (torch.stack(hs), torch.stack(cs)) if cs else (torch.stack(hs),)
@@ -107,8 +118,8 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
              banned: Sequence[int] = ()) -> Iterator[Tensor]:
     """Yield ``length`` steps of new ids, each a (num_samples,) tensor, continuing ``seed``.
 
-    The seed runs once through the fused RNN kernel; the state is then copied to every sample
-    and advanced one token at a time, never re-running the prefix. The model is moved to the CPU.
+    The seed is fed once; the state is then copied to every sample and advanced one token at a
+    time, never re-running the prefix. The model is left as it is (weights are copied out).
     ``banned`` ids (e.g. a tokenizer's "unknown" symbol) are never drawn.
     """
     if length <= 0:
@@ -118,16 +129,24 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     if not seed:
         raise SeqgenError("the seed is empty")
     settings.validate()
-    # Generation runs on the CPU: for models of this size one step is latency-bound, and the CPU
-    # has no kernel-launch cost per op.
-    model = model.float().cpu().eval()
-    logits, state = model(torch.tensor([list(seed)], dtype=torch.int64))
-    state = tuple(s.expand(-1, num_samples, -1).contiguous() for s in state)
-    logits = logits[:, -1].expand(num_samples, -1)
-    step = Stepper(model)
-    ban = torch.zeros(logits.shape[-1])
-    ban[list(banned)] = float("-inf")
-    for _ in range(length):
-        tokens = choose(logits + ban if banned else logits, settings, generator)
-        yield tokens
-        logits, state = step(tokens, state)
+    # Generation runs on the CPU: for models of this size a step is latency-bound, and the CPU has
+    # no kernel-launch cost per op. A few streams get one thread: their ops are too small to split,
+    # and splitting them stalls every op whenever the other core is busy.
+    threads = torch.get_num_threads()
+    if num_samples < 16:
+        torch.set_num_threads(1)
+    try:
+        step = Stepper(model)
+        state = tuple(torch.zeros(model.config.layers, 1, model.config.hidden) for _ in model.init_state(1))
+        for token in seed:  # prime: the same single-step code path, batch of one
+            logits, state = step(torch.tensor([token]), state)
+        state = tuple(s.expand(-1, num_samples, -1).contiguous() for s in state)
+        logits = logits.expand(num_samples, -1)
+        ban = torch.zeros(logits.shape[-1])
+        ban[list(banned)] = float("-inf")
+        for _ in range(length):
+            tokens = choose(logits + ban if banned else logits, settings, generator)
+            yield tokens
+            logits, state = step(tokens, state)
+    finally:
+        torch.set_num_threads(threads)
