@@ -32,6 +32,7 @@ class BPTTBatches:
         # trains without ever being loaded whole.
         self.tokens = tokens
         self.row_starts = (np.arange(batch_size) * per_row)[rows]
+        self.offsets = np.arange(seq_len + 1)
         self.batch_size, self.seq_len = batch_size, seq_len
 
     @property
@@ -41,8 +42,8 @@ class BPTTBatches:
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch for global step ``step`` (epochs wrap around)."""
         start = (step % self.steps_per_epoch) * self.seq_len
-        window = np.stack([self.tokens[s: s + self.seq_len + 1] for s in self.row_starts + start])
-        window = torch.from_numpy(window.astype(np.int64))
+        index = (self.row_starts + start)[:, None] + self.offsets  # one gather for all rows
+        window = torch.from_numpy(self.tokens[index].astype(np.int64))
         return window[:, :-1], window[:, 1:]
 
     def starts_epoch(self, step: int) -> bool:

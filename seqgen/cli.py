@@ -21,6 +21,7 @@ from seqgen.config import CELLS, INITS, Config, DataConfig, ModelConfig, TrainCo
 from seqgen.errors import SeqgenError
 
 DEFAULTS = Config()
+DEFAULT_BARS = 16  # music samples' length when none is given
 
 
 def _option(section: Any, name: str, help: str, **kwargs: Any) -> Any:
@@ -158,10 +159,14 @@ def _without_nproc(argv: list[str]) -> list[str]:
 @click.option("--seconds", default=0.0, help="Music: length in seconds (0: use --length).")
 @click.option("--out", type=click.Path(dir_okay=False), multiple=True,
               help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
-def sample(checkpoint: str | None, seed: str, length: int, temperature: float, top_k: int, top_p: float,
-           num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float,
+@click.pass_context
+def sample(ctx: click.Context, checkpoint: str | None, seed: str, length: int, temperature: float, top_k: int,
+           top_p: float, num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float,
            seconds: float, out: tuple[str, ...]) -> None:
-    """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
+    """Generate from a trained checkpoint: text streams to stdout, music goes to --out files.
+
+    Music with no length given (--length, --bars or --seconds) is 16 bars long.
+    """
     from seqgen.checkpoint import load_model
     from seqgen.generate import SampleRequest
     from seqgen.sampler import SamplingSettings
@@ -171,6 +176,8 @@ def sample(checkpoint: str | None, seed: str, length: int, temperature: float, t
     model, tokenizer, _, _ = load_model(checkpoint)
     request = SampleRequest(seed, length, num_samples, stop, random_seed, settings)
     if tokenizer.domain == "music":
+        if not (bars or seconds) and ctx.get_parameter_source("length") == ParameterSource.DEFAULT:
+            bars = DEFAULT_BARS
         _sample_music(model, tokenizer, request, primer, bars, seconds, out)
     else:
         _sample_text(model, tokenizer, request, out)
@@ -237,27 +244,48 @@ def _write_text(path: Path, text: str) -> None:
 @click.option("--split", type=click.Choice(["val", "test", "train"]), default="val", help="Split to evaluate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
-def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str) -> None:
-    """Total NLL, nats/token, bits/char (or nats/note) and perplexity over a whole split."""
+@click.option("--samples", default=8, help="Music: samples to generate and compare with the split's statistics (0: none).")
+def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, samples: int) -> None:
+    """Total NLL, nats/token, bits/char (or nats per note/beat/second) and perplexity over a whole
+    split; for music, also statistics of generated samples next to the split's."""
     from seqgen.checkpoint import load_model
     from seqgen.corpus import load_corpus
-    from seqgen.dataset import prepare
+    from seqgen.dataset import prepare_matching
     from seqgen.evaluate import report, total_nll
     from seqgen.trainer import pick_device
 
-    model, _, config, _ = load_model(checkpoint)
-    data = prepare(load_corpus(config.data.corpus, config.data.encoding), config.data)
+    model, tokenizer, config, payload = load_model(checkpoint)
+    data = prepare_matching(config.data, payload["tokenizer"])
     tokens = data.arrays[split]
     if len(tokens) < 2:
         raise SeqgenError(f"the {split} split is empty for this checkpoint's settings")
     dev = pick_device(device)
     nll, count = total_nll(model.to(dev), tokens, config.train.eval_streams, dev, dev.type == "cuda")
     result = report(split, nll, count, data.units[split])
+    if tokenizer.domain == "music" and samples > 0:
+        from seqgen.generate import SampleRequest, sample_music
+        from seqgen.music.stats import compare
+
+        request = SampleRequest(num_samples=samples, random_seed=0)
+        generated = sample_music(model.cpu(), tokenizer, request, bars=DEFAULT_BARS)
+        corpus = load_corpus(config.data.corpus, config.data.encoding)
+        reference = corpus.splits(config.data.val_frac, config.data.test_frac)[split]
+        result["sample_stats"] = compare(generated, reference)
     if as_json:
         click.echo(json.dumps(result))
     else:
+        stats = result.pop("sample_stats", None)
         for key, value in result.items():
             click.echo(f"{key:>16}  {value:,.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
+        if stats:
+            click.echo(f"\n{'statistic':>24}  {'samples':>12}  {split:>12}")
+            for key, value in stats["samples"].items():
+                theirs = stats["reference"].get(key, "")
+                click.echo(f"{key:>24}  {_fmt(value):>12}  {_fmt(theirs):>12}")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:,.3f}" if isinstance(value, float) else str(value)
 
 
 @main.group()

@@ -42,9 +42,9 @@ class ModelConfig:
 
     cell: str = "lstm"
     layers: int = 2
-    hidden: int = 512
+    hidden: int = 256
     embed: int = 64
-    dropout: float = 0.1
+    dropout: float = 0.0
     tie_weights: bool = False
     init: str = "default"
     vocab_size: int = 0  # filled from the tokenizer
@@ -52,14 +52,18 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation, budget and bookkeeping."""
+    """Optimisation, budget and bookkeeping.
+
+    The defaults are the ``cpu`` preset's (tuned for 2 CPU cores; trials in
+    benchmarks/RESULTS.md) with a 10-minute budget.
+    """
 
     batch_size: int = 32
-    seq_len: int = 64
-    lr: float = 4e-3
+    seq_len: int = 32
+    lr: float = 1e-2
     weight_decay: float = 0.01
-    warmup_steps: int = 100
-    min_lr_frac: float = 0.05
+    warmup_steps: int = 50
+    min_lr_frac: float = 0.1
     grad_clip: float = 1.0
     # Probability that a stream's carried state is zeroed before a batch: the model then also
     # learns to start from a fresh state, which is how sampling begins.
@@ -67,7 +71,7 @@ class TrainConfig:
     max_steps: int = 0  # 0 = no step limit
     max_time: float = 600.0  # seconds of training (evaluation excluded); 0 = no time limit
     epochs: float = 0.0  # 0 = no epoch limit
-    eval_every: int = 500
+    eval_every: int = 1000
     eval_streams: int = 16
     device: str = "auto"
     seed: int = 1337

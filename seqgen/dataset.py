@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from seqgen.config import DataConfig
-from seqgen.corpus import SPLITS, Corpus, cache_dir
+from seqgen.corpus import SPLITS, Corpus, cache_dir, load_corpus
 from seqgen.errors import SeqgenError
-from seqgen.tokenizers import Tokenizer, fit_tokenizer, tokenizer_from_state
+from seqgen.tokenizers import Tokenizer, fit_tokenizer, tokenizer_class, tokenizer_from_state
 
 CACHE_VERSION = 1
 
@@ -61,11 +61,22 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
     return _load(folder, corpus)
 
 
+def prepare_matching(data: DataConfig, tokenizer_state: dict[str, Any]) -> TokenData:
+    """Token arrays for a checkpoint's data settings, refused if the corpus no longer yields the
+    tokenizer the checkpoint was trained with (its ids would mean something else)."""
+    tokens = prepare(load_corpus(data.corpus, data.encoding), data)
+    if tokens.tokenizer.state_dict() != tokenizer_state:
+        raise SeqgenError(f"the corpus {data.corpus!r} has changed since this checkpoint was trained "
+                          "(its tokenizer differs), so its token ids no longer match")
+    return tokens
+
+
 def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
+    domain = tokenizer_class(kind).domain
+    if domain != corpus.domain:
+        raise SeqgenError(f"tokenizer {kind!r} is for {domain}, but corpus {corpus.name!r} is {corpus.domain}")
     splits = corpus.splits(data.val_frac, data.test_frac)
     tokenizer = fit_tokenizer(kind, splits["train"], vocab_size=data.vocab_size)
-    if tokenizer.domain != corpus.domain:
-        raise SeqgenError(f"tokenizer {kind!r} is for {tokenizer.domain}, but corpus {corpus.name!r} is {corpus.domain}")
     dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))

@@ -25,7 +25,7 @@ from seqgen.batches import BPTTBatches
 from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from seqgen.config import Config, TrainConfig
 from seqgen.corpus import load_corpus
-from seqgen.dataset import TokenData, prepare
+from seqgen.dataset import TokenData, prepare, prepare_matching
 from seqgen.distributed import agree, barrier, gather_rows, init_world
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import total_nll
@@ -148,7 +148,7 @@ class Trainer:
         config = Config.from_dict(payload["config"])
         config.train.run_dir = str(path.parent)
         config.update(overrides or {})
-        trainer = cls(config, echo=echo)
+        trainer = cls(config, prepare_matching(config.data, payload["tokenizer"]), echo=echo)
         trainer.model.load_state_dict(payload["model"])
         trainer.optimizer.load_state_dict(payload["optimizer"])
         trainer.step, trainer.train_time = payload["step"], payload["train_time"]

@@ -165,3 +165,15 @@ def test_corpus_commands() -> None:
     assert code == 0 and "shakespeare" in out and "tinyshakespeare" in out
     code, out = run("corpus", "info", "shakespeare")
     assert code == 0 and "train size" in out and "characters" in out
+
+
+def test_changed_corpus_rebuilds_cache_and_refuses_stale_checkpoints(small_text: Path) -> None:
+    assert train(small_text, "runs/f", "--max-steps", "3")[0] == 0
+    # New characters at the start land in the train split, so the fitted vocabulary changes.
+    small_text.write_text("QUEEN:\nZany new letters: xylophone jazz!\n\n" + small_text.read_text())
+    code, out = run("eval", "--checkpoint", "runs/f")
+    assert code == 1 and "has changed since this checkpoint was trained" in out
+    code, out = run("train", "--resume", "runs/f", "--max-steps", "6")
+    assert code == 1 and "has changed" in out
+    assert train(small_text, "runs/g", "--max-steps", "3")[0] == 0  # a new run builds fresh arrays
+    assert len(list(Path("cache").glob("play/char-*"))) == 2

@@ -209,3 +209,26 @@ def mean_summary(pieces: Sequence[Piece]) -> dict[str, float]:
     rows = [summary(p) for p in pieces]
     keys = [k for k, v in rows[0].items() if isinstance(v, (int, float))] if rows else []
     return {k: float(np.mean([r[k] for r in rows])) for k in keys}
+
+
+def compare(samples: Sequence[Piece], reference: Sequence[Piece]) -> dict[str, dict[str, float]]:
+    """Mean statistics of generated ``samples`` next to those of ``reference`` pieces (e.g. the
+    val split), plus the distance between their pooled pitch-class histograms and each side's
+    pitch range per track: how far the samples sit from the music they imitate."""
+    def pooled(pieces: Sequence[Piece]) -> np.ndarray:
+        total = sum((pitch_class_histogram(p) * p.n_notes for p in pieces), np.zeros(12))
+        return total / total.sum() if total.sum() else total
+
+    def ranges(pieces: Sequence[Piece]) -> dict[str, float]:
+        lows: dict[str, list[int]] = {}
+        highs: dict[str, list[int]] = {}
+        for piece in pieces:
+            for name, (low, high) in pitch_range_per_track(piece).items():
+                lows.setdefault(name, []).append(low)
+                highs.setdefault(name, []).append(high)
+        return {f"range {name}": f"{min(lows[name])}-{max(highs[name])}" for name in lows}
+
+    out = {"samples": {**mean_summary(samples), **ranges(samples)},
+           "reference": {**mean_summary(reference), **ranges(reference)}}
+    out["samples"]["pitch_class_distance"] = histogram_distance(pooled(samples), pooled(reference))
+    return out
