@@ -127,6 +127,11 @@ class MusicTokenizer(Tokenizer):
         self.tracks = tracks
         self.default_velocity = default_velocity
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> MusicTokenizer:
+        """A codec's state is its constructor's keyword arguments plus ``kind``."""
+        return cls(**{k: v for k, v in state.items() if k != "kind"})
+
     @property
     def vocab_size(self) -> int:
         return len(self.names)

@@ -125,10 +125,6 @@ class GridTokenizer(MusicTokenizer):
             "default_velocity": self.default_velocity,
         }
 
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> GridTokenizer:
-        return cls(**{k: v for k, v in state.items() if k != "kind"})
-
     def seed_piece(self, tracks: list[Track]) -> Piece:
         return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 

@@ -79,10 +79,6 @@ class PerformanceTokenizer(MusicTokenizer):
             "default_velocity": self.default_velocity,
         }
 
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PerformanceTokenizer:
-        return cls(**{k: v for k, v in state.items() if k != "kind"})
-
     # -- encoding --------------------------------------------------------------------------
     def _note_events(self, doc: Piece) -> list[tuple[int, int, int, int, int]]:
         """``(step, 0=off|1=on, slot, pitch, velocity)``, offs before ons at the same step.
