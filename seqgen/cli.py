@@ -34,11 +34,15 @@ def _option(section: Any, name: str, help: str, **kwargs: Any) -> Any:
 
 
 class SeqgenGroup(click.Group):
-    """Turns SeqgenError into one line on stderr and exit code 1."""
+    """Turns SeqgenError into one line on stderr and exit code 1 (bad flags: one line, code 2)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # bad option value: one line too, with click's exit code 2
+            hint = f" (see: seqgen {err.ctx.info_name} --help)" if err.ctx and err.ctx.parent else ""
+            click.echo(f"Error: {err.format_message()}{hint}", err=True)
+            sys.exit(err.exit_code)
         except SeqgenError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -64,6 +68,7 @@ TRAIN_OPTIONS = [
     _option(d, "val_frac", "Fraction of the corpus (its end, before test) used for validation."),
     _option(d, "test_frac", "Fraction of the corpus (its very end) held out for testing."),
     _option(d, "encoding", "Text encoding of .txt corpora."),
+    _option(d, "transpose", "Music: also train on each piece moved up to N semitones down/up (0: off)."),
     _option(m, "cell", "Recurrent cell (peephole is a custom cell, several times slower to train).",
             type=click.Choice(CELLS)),
     _option(m, "layers", "Stacked recurrent layers."),

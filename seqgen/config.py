@@ -34,6 +34,8 @@ class DataConfig:
     val_frac: float = 0.05
     test_frac: float = 0.05
     encoding: str = "utf-8"
+    # Music: train pieces in this many keys up and down (6: all 12 keys); 0 turns it off.
+    transpose: int = 6
 
 
 @dataclass
@@ -44,7 +46,7 @@ class ModelConfig:
     layers: int = 2
     hidden: int = 256
     embed: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.1
     tie_weights: bool = False
     init: str = "default"
     vocab_size: int = 0  # filled from the tokenizer
@@ -55,7 +57,8 @@ class TrainConfig:
     """Optimisation, budget and bookkeeping.
 
     The defaults are the ``cpu`` preset's (tuned for 2 CPU cores; trials in
-    benchmarks/RESULTS.md) with a 10-minute budget.
+    benchmarks/RESULTS.md) with a 10-minute budget and light dropout, since ten minutes is many
+    epochs of a small corpus such as the Bach chorales.
     """
 
     batch_size: int = 32
@@ -133,6 +136,7 @@ class Config:
             (t.eval_every > 0, "eval every must be at least 1 step"),
             (t.eval_streams > 0, "eval streams must be at least 1"),
             (d.vocab_size > 0, "vocab size must be positive"),
+            (d.transpose >= 0, "transpose must be >= 0 (0 turns augmentation off)"),
             (d.val_frac > 0 and d.test_frac >= 0 and d.val_frac + d.test_frac < 1,
              "need val fraction > 0, test fraction >= 0 and their sum < 1"),
         ]

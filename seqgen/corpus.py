@@ -38,6 +38,10 @@ class Corpus(ABC):
     def splits(self, val_frac: float, test_frac: float) -> Splits:
         """Documents per split, contiguous in the corpus's natural order (never shuffled)."""
 
+    def augment(self, train_docs: list[Any], transpose: int) -> list[Any]:
+        """Extra training documents made from the train split (music: other keys). Text has none."""
+        return train_docs
+
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Facts for ``seqgen corpus info`` (documents, characters or notes, source, ...)."""

@@ -53,6 +53,7 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
         "vocab_size": data.vocab_size if kind in ("bpe", "unigram") else None,
         "val_frac": data.val_frac,
         "test_frac": data.test_frac,
+        "transpose": data.transpose if corpus.domain == "music" else None,
     }
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     folder = cache_dir() / _safe(corpus.name) / f"{kind}-{key}"
@@ -76,6 +77,7 @@ def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
     if domain != corpus.domain:
         raise SeqgenError(f"tokenizer {kind!r} is for {domain}, but corpus {corpus.name!r} is {corpus.domain}")
     splits = corpus.splits(data.val_frac, data.test_frac)
+    splits["train"] = corpus.augment(splits["train"], data.transpose)
     tokenizer = fit_tokenizer(kind, splits["train"], vocab_size=data.vocab_size)
     dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -177,3 +177,11 @@ def test_changed_corpus_rebuilds_cache_and_refuses_stale_checkpoints(small_text:
     assert code == 1 and "has changed" in out
     assert train(small_text, "runs/g", "--max-steps", "3")[0] == 0  # a new run builds fresh arrays
     assert len(list(Path("cache").glob("play/char-*"))) == 2
+
+
+@pytest.mark.parametrize("args", [["train", "--cell", "xyz"], ["train", "--init", "zeros"],
+                                  ["sample", "--length", "abc"], ["sampel"]])
+def test_bad_flags_are_one_line_errors_too(args: list[str]) -> None:
+    code, out = run(*args)
+    assert code == 2
+    assert out.startswith("Error: ") and out.count("\n") == 1 and "Traceback" not in out
