@@ -35,10 +35,6 @@ class BPTTBatches:
         self.offsets = np.arange(seq_len + 1)
         self.batch_size, self.seq_len = batch_size, seq_len
 
-    @property
-    def tokens_per_epoch(self) -> int:
-        return self.steps_per_epoch * self.batch_size * self.seq_len
-
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch for global step ``step`` (epochs wrap around)."""
         start = (step % self.steps_per_epoch) * self.seq_len

@@ -6,7 +6,6 @@ reproduced and a checkpoint sampled without the flags that made it.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
@@ -194,7 +193,3 @@ def load_preset(name: str) -> dict[str, Any]:
         raise SeqgenError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
     return tomllib.loads(resources.files("seqgen.presets").joinpath(f"{name}.toml").read_text())
 
-
-def replace(config: Config) -> Config:
-    """A deep copy, so callers can tweak a config without touching the original."""
-    return Config(*(dataclasses.replace(getattr(config, s)) for s in SECTIONS))

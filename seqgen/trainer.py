@@ -26,7 +26,7 @@ from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoi
 from seqgen.config import Config, TrainConfig
 from seqgen.corpus import load_corpus
 from seqgen.dataset import TokenData, prepare, prepare_matching
-from seqgen.distributed import agree, barrier, gather_rows, init_world
+from seqgen.distributed import agree, barrier, gather_rows, init_world, shutdown
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import total_nll
 from seqgen.model import LanguageModel, State
@@ -219,6 +219,13 @@ class Trainer:
         return progress(self.config.train, self.step, self.train_time, self.batches.steps_per_epoch) >= 1
 
     def run(self) -> TrainResult:
+        """Train until the budget is used up; the process group (if any) is left afterwards."""
+        try:
+            return self._run()
+        finally:
+            shutdown(self.world)
+
+    def _run(self) -> TrainResult:
         t = self.config.train
         self.echo(f"model: {self.config.model.cell} {self.config.model.layers}x{self.config.model.hidden}, "
                   f"{self.model.num_parameters():,} parameters, vocab {self.config.model.vocab_size}, "
