@@ -235,13 +235,10 @@ def _sample_music(model: Any, tokenizer: Any, request: Any, primer: str | None, 
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    from seqgen.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise SeqgenError(f"could not write {path}: {err.strerror or err}") from None
 
 
 @main.command(name="eval")

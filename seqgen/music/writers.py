@@ -7,18 +7,16 @@ a DAW would choke on.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from seqgen.atomic import atomic_path
 from seqgen.errors import SeqgenError
 from seqgen.music.midi_io import piece_to_midi
 from seqgen.music.score import Piece
@@ -27,28 +25,9 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SAMPLE_RATE = 22050
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path with the same suffix beside ``path``; rename it over ``path`` on
-    success, remove it on failure. OS errors become a SeqgenError naming the file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SeqgenError(f"could not write {path}: {err.strerror or err}") from None
-    # Not mkstemp: the writers create the file themselves, so it gets the user's usual mode.
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as err:
-        raise SeqgenError(f"could not write {path}: {err.strerror or err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_midi(piece: Piece, path: Path) -> None:
     """Type-1 MIDI: a tempo/meter/key track, then one named track per Track with its program."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         piece_to_midi(piece).write(str(tmp))
 
 
@@ -59,7 +38,7 @@ def write_musicxml(piece: Piece, path: Path, steps_per_quarter: int = 12) -> Non
 
     fmt = "mxl" if path.suffix.lower() == ".mxl" else "musicxml"
     score = piece_to_music21(piece, steps_per_quarter)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         try:
             score.write(fmt, fp=str(tmp))
         except Exception as exc:  # music21's notation step raises many types on odd input
@@ -84,7 +63,7 @@ def _render_fluidsynth(piece: Piece, out: Path) -> bool:
 
 def write_wav(piece: Piece, path: Path) -> None:
     """An audio preview: FluidSynth with a GM soundfont if present, else pretty_midi's sine synth."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         if _render_fluidsynth(piece, tmp):
             return
         audio = piece_to_midi(piece).synthesize(fs=SAMPLE_RATE) if piece.n_notes else np.zeros(SAMPLE_RATE // 2)
@@ -142,7 +121,7 @@ def write_png(piece: Piece, path: Path) -> None:
     if legend:
         ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     fig.tight_layout()
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(str(tmp), format="png")
 
 
