@@ -26,6 +26,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="device for the training rows (cpu, cuda, auto)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: torch's choice, one per core); 1 is steadier on a shared CPU")
+    parser.add_argument("--text-mb", type=int, default=None,
+                        help="size of the text file the corpus group tokenizes (default 1024; 16 with --quick)")
     parser.add_argument("--in-process", action="store_true",
                         help="run every group in this process (no per-group peak memory)")
     parser.add_argument("--child", choices=list(GROUPS), help=argparse.SUPPRESS)
@@ -43,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 0:
         print("--threads must be >= 0", file=sys.stderr)
         return 2
-    options = Options(quick=args.quick, budget=budget, device=args.device, threads=args.threads)
+    text_mb = args.text_mb if args.text_mb is not None else (16 if args.quick else 1024)
+    if text_mb <= 0:
+        print("--text-mb must be positive", file=sys.stderr)
+        return 2
+    options = Options(quick=args.quick, budget=budget, device=args.device, threads=args.threads, text_mb=text_mb)
     if args.child:
         child_main(args.child, options, args.json_out)
         return 0

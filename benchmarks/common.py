@@ -40,6 +40,7 @@ class Options:
     budget: float = 71.0  # seconds of training for the val-loss row
     device: str = "cpu"  # for training rows; sampling always runs on the CPU (seqgen's choice)
     threads: int = 0  # torch intra-op threads; 0 = torch's default (one per core)
+    text_mb: int = 1024  # size of the generated text file the corpus group streams
 
 
 class Skip(Exception):

@@ -67,7 +67,7 @@ def run_child(name: str, options: Options) -> tuple[list[Row], Row | None]:
         out = Path(tmp) / "rows.json"
         cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--json-out", str(out),
                "--budget", str(options.budget), "--device", options.device,
-               "--threads", str(options.threads)] + (["--quick"] if options.quick else [])
+               "--threads", str(options.threads), "--text-mb", str(options.text_mb)] + (["--quick"] if options.quick else [])
         code = subprocess.run(cmd, check=False, env=child_env(), stdout=sys.stderr.fileno()).returncode
         if code or not out.exists():
             return [Row(TITLES[name], "", f"failed (exit {code}); see the messages above")], None

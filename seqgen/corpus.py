@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ from seqgen.errors import SeqgenError
 
 SPLITS = ("train", "val", "test")
 
-#: Documents per split, e.g. ``{"train": [...], "val": [...], "test": [...]}``.
-Splits = dict[str, list[Any]]
+#: Documents per split, e.g. ``{"train": [...], "val": [...], "test": [...]}``: lists of pieces for
+#: music, re-readable streams of text chunks for text (see ``TextSpan``). Each may be iterated again.
+Splits = dict[str, Iterable[Any]]
 
 
 class Corpus(ABC):

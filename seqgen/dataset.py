@@ -89,7 +89,7 @@ def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
             with open(tmp / f"{split}.bin", "wb") as f:
                 length = 0
                 for doc in splits[split]:
-                    ids = np.asarray(tokenizer.encode(doc), dtype=dtype)
+                    ids = tokenizer.encode_array(doc).astype(dtype)
                     ids.tofile(f)
                     length += len(ids)
                     for name, amount in tokenizer.units(doc).items():

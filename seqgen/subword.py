@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import sentencepiece as spm
@@ -43,11 +43,15 @@ TRAINER_OPTIONS: dict[str, Any] = {
     "bos_id": -1,
     "eos_id": -1,
     "num_threads": 1,
+    # Train on at most this many lines (a fixed-seed random sample of a larger text), which bounds
+    # memory and time on gigabyte corpora; tiny-shakespeare has 40,000.
+    "input_sentence_size": 2_000_000,
+    "shuffle_input_sentence": True,
     "minloglevel": 2,
 }
 
 
-def _sentences(docs: Sequence[str]) -> Iterator[str]:
+def _sentences(docs: Iterable[str]) -> Iterator[str]:
     """Non-empty lines of the documents, long ones cut into MAX_LINE pieces."""
     for doc in docs:
         for line in doc.split("\n"):
@@ -108,12 +112,13 @@ class SentencePieceTokenizer(TextTokenizer):
         self.table = [_piece_text(self.sp, i) for i in range(self.sp.get_piece_size())]
 
     @classmethod
-    def fit(cls, train_docs: Sequence[str], vocab_size: int = 1000, **options: Any) -> SentencePieceTokenizer:
+    def fit(cls, train_docs: Iterable[str], vocab_size: int = 1000, **options: Any) -> SentencePieceTokenizer:
         """Train on the train documents only. Other options are ignored, so one options dict can
         serve every tokenizer kind."""
         if not any(doc.strip() for doc in train_docs):
             raise SeqgenError("cannot train a subword tokenizer on empty text")
         writer = io.BytesIO()
+        spm.set_random_generator_seed(0)  # a sampled (gigabyte) text yields the same model every run
         try:
             spm.SentencePieceTrainer.train(
                 sentence_iterator=(s for s in _sentences(train_docs) if s),

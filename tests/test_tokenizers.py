@@ -32,3 +32,14 @@ def test_state_survives_safe_torch_load(tmp_path) -> None:
 def test_unknown_tokenizer_lists_known_ones() -> None:
     with pytest.raises(SeqgenError, match="known tokenizers: .*char"):
         tokenizer_class("wordpiece")
+
+
+def test_char_encoding_is_vectorised_but_exact() -> None:
+    text = "naïve café 😀 ROMEO:\n" * 3
+    tok = CharTokenizer.fit([text[:10], text[10:]])  # fitted chunk by chunk, as corpora stream
+    assert tok.chars == "".join(sorted(set(text)))
+    ids = tok.encode_array(text + "z€")
+    assert ids.dtype.kind == "i" and ids.tolist() == tok.encode(text + "z€")
+    assert ids.tolist()[:-2] == [tok.chars.index(c) for c in text]
+    assert ids.tolist()[-2:] == [tok.unk_id, tok.unk_id]  # unseen, below and above the largest code point
+    assert tok.encode("\U0010ffff\x00") == [tok.unk_id, tok.unk_id]
