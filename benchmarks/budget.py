@@ -36,8 +36,8 @@ def settings_text(config: Config) -> str:
     m, t = config.model, config.train
     return (f"{m.cell} {m.layers}x{m.hidden}, embed {m.embed}, dropout {m.dropout:g}, "
             f"tie {m.tie_weights}; batch {t.batch_size} x seq {t.seq_len}, lr {t.lr:g} "
-            f"(warm-up {t.warmup_steps}, cosine to {t.min_lr_frac:g}x over the budget), wd {t.weight_decay:g}, "
-            f"clip {t.grad_clip:g}, reset_prob {t.reset_prob:g}, eval every {t.eval_every} steps")
+            f"(warm-up {t.warmup_steps}, linear decay to {t.min_lr_frac:g}x over the budget), wd {t.weight_decay:g}, "
+            f"clip {t.grad_clip:g}, reset_prob {t.reset_prob:g}, precision {t.precision}, eval every {t.eval_every} steps")
 
 
 def rows(options: Options) -> list[Row]:

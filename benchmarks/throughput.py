@@ -1,10 +1,12 @@
 """Training throughput: seqgen's ``Trainer.train_step`` against a bare PyTorch loop (issue 4, target 2).
 
 The bare loop is the reference a user would write by hand: the same model size, optimizer, clipping,
-batch, sequence length and carried-state batching, with none of seqgen's bookkeeping. Both run in
-the same process and are timed step by step in alternating order (A B B A A B ...), so load from
-other processes and thermal drift hit both sides alike; tokens/s comes from the median step time,
-which a burst of outside load cannot move the way it moves a mean.
+batch, sequence length, precision and carried-state batching, with none of seqgen's bookkeeping.
+Where seqgen trains in bf16 (its ``auto`` precision on CPUs with AVX-512 BF16, and on CUDA), a
+second, fp32 bare loop shows what bf16 buys. All run in the same process and are timed step by step
+in rotating order (A B C, B C A, ...), so load from other processes and thermal drift hit every
+side alike; tokens/s comes from the median step time, which a burst of outside load cannot move
+the way it moves a mean.
 """
 
 from __future__ import annotations
@@ -48,14 +50,14 @@ class BareLoop:
     preloaded tensor, which is the cheapest way to do it.
     """
 
-    def __init__(self, tokens: np.ndarray, vocab: int, device: torch.device) -> None:
+    def __init__(self, tokens: np.ndarray, vocab: int, device: torch.device, bf16: bool) -> None:
         ids = torch.from_numpy(np.asarray(tokens, dtype=np.int64))
         per_row = (len(ids) - 1) // BATCH
         self.streams = torch.stack([ids[b * per_row: (b + 1) * per_row + 1] for b in range(BATCH)]).to(device)
         self.steps_per_epoch = per_row // SEQ
         self.model = BareLSTM(vocab).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LR, betas=(0.9, 0.99), weight_decay=0.01)
-        self.vocab, self.device, self.i = vocab, device, 0
+        self.vocab, self.device, self.bf16, self.i = vocab, device, bf16, 0
         self.state = self.zero_state()
 
     def zero_state(self) -> tuple[torch.Tensor, ...]:
@@ -66,8 +68,7 @@ class BareLoop:
         if j == 0:
             self.state = self.zero_state()
         x, y = self.streams[:, j: j + SEQ], self.streams[:, j + 1: j + SEQ + 1]
-        # bf16 autocast on CUDA only, as seqgen's trainer does, so a GPU comparison stays like for like
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, state = self.model(x, self.state)
         loss = F.cross_entropy(logits.float().reshape(-1, self.vocab), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
@@ -78,15 +79,15 @@ class BareLoop:
         self.i += 1
 
 
-def interleave(a: Callable[[], object], b: Callable[[], object], steps: int,
-               sync: Callable[[], None]) -> tuple[list[float], list[float]]:
-    """Seconds of each of ``steps`` calls of ``a`` and of ``b``, called in A B B A A B ... order."""
-    times: tuple[list[float], list[float]] = ([], [])
+def interleave(calls: list[Callable[[], object]], steps: int, sync: Callable[[], None]) -> list[list[float]]:
+    """Seconds of each of ``steps`` calls of every callable, in rotating order (A B C, B C A, ...)."""
+    times: list[list[float]] = [[] for _ in calls]
     for k in range(steps):
-        for side in ((0, 1) if k % 2 == 0 else (1, 0)):
+        for j in range(len(calls)):
+            side = (k + j) % len(calls)
             sync()
             start = time.perf_counter()
-            (a, b)[side]()
+            calls[side]()
             sync()
             times[side].append(time.perf_counter() - start)
     return times
@@ -94,7 +95,7 @@ def interleave(a: Callable[[], object], b: Callable[[], object], steps: int,
 
 def rows(options: Options) -> list[Row]:
     from seqgen.config import Config
-    from seqgen.trainer import Trainer, pick_device
+    from seqgen.trainer import Trainer, pick_device, use_bf16
 
     steps, warmup = (3, 1) if options.quick else (200, 20)
     data = tiny_data()
@@ -107,22 +108,32 @@ def rows(options: Options) -> list[Row]:
                        "train": {"batch_size": BATCH, "seq_len": SEQ, "lr": LR, "grad_clip": CLIP,
                                  "device": options.device, "run_dir": tmp}})
         trainer = Trainer(config, data, echo=lambda _message: None)
+        bf16 = use_bf16(config.train.precision, device)
         torch.manual_seed(0)
-        bare = BareLoop(data.arrays["train"], vocab, device)
+        bare = BareLoop(data.arrays["train"], vocab, device, bf16)
+        calls = [bare.step, trainer.train_step]
+        if bf16:
+            calls.append(BareLoop(data.arrays["train"], vocab, device, bf16=False).step)
         for _ in range(warmup):
-            bare.step()
-            trainer.train_step()
-        bare_t, seqgen_t = interleave(bare.step, trainer.train_step, steps, sync)
+            for call in calls:
+                call()
+        times = interleave(calls, steps, sync)
     tokens = BATCH * SEQ
-    bare_rate, seqgen_rate = tokens / statistics.median(bare_t), tokens / statistics.median(seqgen_t)
-    mean_ratio = sum(bare_t) / sum(seqgen_t)
+    bare_rate, seqgen_rate = (tokens / statistics.median(t) for t in times[:2])
+    mean_ratio = sum(times[0]) / sum(times[1])
+    precision = "bf16 autocast" if bf16 else "fp32"
     size = (f"lstm {LAYERS}x{HIDDEN}, embed {EMBED}, vocab {vocab}, {trainer.model.num_parameters():,} params; "
-            f"batch {BATCH} x seq {SEQ}, AdamW {LR:g}, clip {CLIP:g}, dropout 0")
-    timing = f"{steps} steps each after {warmup} warm-up, alternating A B B A; tok/s at the median step"
+            f"batch {BATCH} x seq {SEQ}, AdamW {LR:g}, clip {CLIP:g}, dropout 0, {precision}")
+    timing = f"{steps} steps each after {warmup} warm-up, rotating order; tok/s at the median step"
     reset = config.train.reset_prob
-    return [
+    out = [
         Row("train throughput", f"bare nn.LSTM loop; {size}", rate(bare_rate), "reference (issue: 35,865 tok/s)"),
-        Row("train throughput", f"seqgen Trainer.train_step (reset_prob {reset:g}); {timing}", rate(seqgen_rate),
-            f"target >= {TARGET:g} x bare",
+        Row("train throughput", f"seqgen Trainer.train_step ({precision}, reset_prob {reset:g}); {timing}",
+            rate(seqgen_rate), f"target >= {TARGET:g} x bare",
             f"{seqgen_rate / bare_rate:.3f} (from mean step times: {mean_ratio:.3f})"),
     ]
+    if bf16:
+        fp32_rate = tokens / statistics.median(times[2])
+        out.append(Row("train throughput", "bare nn.LSTM loop in fp32 (what bf16 autocast gains)", rate(fp32_rate),
+                       "seqgen (bf16) / this", f"{seqgen_rate / fp32_rate:.2f}"))
+    return out

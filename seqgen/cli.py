@@ -17,7 +17,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from seqgen.config import CELLS, INITS, Config, DataConfig, ModelConfig, TrainConfig, load_preset, load_toml
+from seqgen.config import CELLS, INITS, PRECISIONS, Config, DataConfig, ModelConfig, TrainConfig, load_preset, load_toml
 from seqgen.errors import SeqgenError
 
 DEFAULTS = Config()
@@ -79,7 +79,7 @@ TRAIN_OPTIONS = [
     _option(m, "init", "Initialisation of the recurrent weight matrices.", type=click.Choice(INITS)),
     _option(t, "batch_size", "Parallel contiguous streams per batch."),
     _option(t, "seq_len", "Time steps per batch (truncated BPTT length)."),
-    _option(t, "lr", "Peak learning rate (AdamW; warmup, then cosine decay over the budget)."),
+    _option(t, "lr", "Peak learning rate (AdamW; warmup, then linear decay over the budget)."),
     _option(t, "weight_decay", "AdamW weight decay."),
     _option(t, "warmup_steps", "Linear learning-rate warmup steps."),
     _option(t, "grad_clip", "Gradient-norm clipping (0 disables)."),
@@ -89,6 +89,8 @@ TRAIN_OPTIONS = [
     _option(t, "epochs", "Stop after this many passes over the train split (0: no limit)."),
     _option(t, "eval_every", "Evaluate on the whole val split (and checkpoint) every N steps."),
     _option(t, "device", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+    _option(t, "precision", "bf16 autocast or fp32; auto: bf16 where the hardware computes it natively.",
+            type=click.Choice(PRECISIONS)),
     _option(t, "seed", "Random seed (same flags and seed give the same losses on CPU)."),
     _option(t, "run_dir", "Run directory (default: checkpoints/<corpus>-<cell>-<time>)."),
 ]
@@ -254,7 +256,7 @@ def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, sam
     from seqgen.corpus import load_corpus
     from seqgen.dataset import prepare_matching
     from seqgen.evaluate import report, total_nll
-    from seqgen.trainer import pick_device
+    from seqgen.trainer import pick_device, use_bf16
 
     model, tokenizer, config, payload = load_model(checkpoint)
     data = prepare_matching(config.data, payload["tokenizer"])
@@ -262,7 +264,7 @@ def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, sam
     if len(tokens) < 2:
         raise SeqgenError(f"the {split} split is empty for this checkpoint's settings")
     dev = pick_device(device)
-    nll, count = total_nll(model.to(dev), tokens, config.train.eval_streams, dev, dev.type == "cuda")
+    nll, count = total_nll(model.to(dev), tokens, config.train.eval_streams, dev, use_bf16(config.train.precision, dev))
     result = report(split, nll, count, data.units[split])
     if tokenizer.domain == "music" and samples > 0:
         from seqgen.generate import SampleRequest, sample_music

@@ -20,6 +20,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CELLS = ("lstm", "gru", "rnn", "rnn-relu", "peephole")
+PRECISIONS = ("auto", "bf16", "fp32")
 INITS = ("default", "orthogonal", "xavier", "kaiming")
 
 
@@ -76,6 +77,9 @@ class TrainConfig:
     eval_every: int = 1000
     eval_streams: int = 16
     device: str = "auto"
+    # auto: bf16 autocast where the hardware computes bf16 natively (CUDA; CPUs with AVX-512 BF16
+    # or AMX), fp32 elsewhere. Weights and optimizer state stay fp32 either way.
+    precision: str = "auto"
     seed: int = 1337
     run_dir: str = ""  # empty: checkpoints/<corpus>-<cell>-<timestamp>
 
@@ -134,6 +138,7 @@ class Config:
             (t.max_steps or t.max_time or t.epochs, "set a budget: max steps, max time or epochs"),
             (t.eval_every > 0, "eval every must be at least 1 step"),
             (t.eval_streams > 0, "eval streams must be at least 1"),
+            (t.precision in PRECISIONS, f"unknown precision {t.precision!r}; choose one of {', '.join(PRECISIONS)}"),
             (d.vocab_size > 0, "vocab size must be positive"),
             (d.transpose >= 0, "transpose must be >= 0 (0 turns augmentation off)"),
             (d.val_frac > 0 and d.test_frac >= 0 and d.val_frac + d.test_frac < 1,

@@ -43,10 +43,13 @@ def test_quick_throughput_and_sampling_rows() -> None:
     if len(throughput) == 1:  # tiny-shakespeare is not on this machine: the row says why
         assert throughput[0][2].startswith("skipped"), throughput
     else:
-        bare, seqgen = throughput
+        bare, seqgen, *fp32 = throughput
         assert "bare" in bare[1] and "seqgen" in seqgen[1]
         assert first_number(bare[2]) > 0 and first_number(seqgen[2]) > 0
         assert first_number(seqgen[4]) > 0  # the seqgen / bare ratio
+        # Where seqgen trains in bf16, an fp32 bare loop shows what bf16 buys.
+        assert ("bf16" in seqgen[1]) == bool(fp32)
+        assert all("fp32" in r[1] and first_number(r[2]) > 0 for r in fp32)
 
     sampling = by_group["sampling"]
     kinds = [("1 stream" in r[1], "64 streams" in r[1], "naive" in r[1]) for r in sampling]
