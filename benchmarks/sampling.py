@@ -22,12 +22,12 @@ LAYERS, HIDDEN, EMBED, VOCAB = 2, 256, 128, 65
 TARGET_ONE, TARGET_MANY, MANY = 6_000, 60_000, 64
 
 
-def make_model() -> LanguageModel:
+def make_model(cell: str = "lstm") -> LanguageModel:
     from seqgen.config import ModelConfig
     from seqgen.model import LanguageModel
 
     torch.manual_seed(0)
-    config = ModelConfig(cell="lstm", layers=LAYERS, hidden=HIDDEN, embed=EMBED, dropout=0.0, vocab_size=VOCAB)
+    config = ModelConfig(cell=cell, layers=LAYERS, hidden=HIDDEN, embed=EMBED, dropout=0.0, vocab_size=VOCAB)
     return LanguageModel(config).eval()
 
 
@@ -88,4 +88,7 @@ def rows(options: Options) -> list[Row]:
                                f"target >= {target:,}", f"{single_rate / target:.2f}"))
         finally:
             torch.set_num_threads(threads)
+    gru_rate = seqgen_rate(make_model("gru"), one, 1, repeats)
+    out.append(Row("sampling", f"seqgen generate, 1 stream x {one} tokens, gru {LAYERS}x{HIDDEN} (the cpu preset's "
+                   f"cell); {best}", rate(gru_rate), f"target >= {TARGET_ONE:,}", f"{gru_rate / TARGET_ONE:.2f}"))
     return out

@@ -8,6 +8,8 @@ The position is just the global step number, which makes resuming exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -47,27 +49,24 @@ class BPTTBatches:
         return step % self.steps_per_epoch == 0
 
 
-def eval_streams(tokens: np.ndarray, streams: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Cut a split into ``streams`` contiguous rows for stateful evaluation.
+def eval_streams(tokens: np.ndarray, streams: int, width: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Cut a split into ``streams`` contiguous rows for stateful evaluation, ``width`` columns at a time.
 
-    Every token but the first is predicted exactly once: rows are padded at the end and the
-    returned mask marks real targets, so the total loss covers the whole split.
-    Returns (inputs, targets, mask), each of shape (streams, length).
+    Every token but the first is predicted exactly once: rows are padded at the end and the mask
+    marks real targets, so the total loss covers the whole split. Windows are read from the
+    (memory-mapped) split as they are needed, so a large split is never held whole.
+    Yields (inputs, targets, mask), each of shape (streams, width) (the last may be narrower).
     """
     n = len(tokens) - 1
     if n < 1:
         raise SeqgenError("the split is too small to evaluate (needs at least 2 tokens)")
     streams = max(1, min(streams, n))
     length = -(-n // streams)
-    x = torch.zeros(streams, length, dtype=torch.int64)
-    y = torch.zeros(streams, length, dtype=torch.int64)
-    mask = torch.zeros(streams, length, dtype=torch.bool)
-    ids = torch.from_numpy(np.asarray(tokens, dtype=np.int64))
-    for row in range(streams):
-        lo, hi = row * length, min((row + 1) * length, n)
-        if lo >= hi:
-            break
-        x[row, : hi - lo] = ids[lo:hi]
-        y[row, : hi - lo] = ids[lo + 1: hi + 1]
-        mask[row, : hi - lo] = True
-    return x, y, mask
+    starts = np.arange(streams)[:, None] * length
+    ends = np.minimum(starts + length, n)
+    for column in range(0, length, width):
+        positions = starts + column + np.arange(min(width, length - column))
+        mask = positions < ends
+        positions = np.where(mask, positions, 0)  # padding reads token 0; its loss is masked out
+        x, y = (torch.from_numpy(np.asarray(tokens[positions + k], dtype=np.int64)) for k in (0, 1))
+        yield x, y, torch.from_numpy(mask)

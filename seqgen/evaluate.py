@@ -27,17 +27,19 @@ def total_nll(model: LanguageModel, tokens: np.ndarray, streams: int = 16,
     """(sum of -log p over all predicted tokens in nats, number of predicted tokens)."""
     was_training = model.training
     model.eval()
-    x, y, mask = (t.to(device) for t in eval_streams(tokens, streams))
-    state = model.init_state(x.shape[0], device)
+    state = None  # the model starts every row from a zero state
     total = torch.zeros((), dtype=torch.float64, device=device)
-    for start in range(0, x.shape[1], CHUNK):
+    count = 0
+    for x, y, mask in eval_streams(tokens, streams, CHUNK):
+        count += int(mask.sum())
+        x, y, mask = x.to(device), y.to(device), mask.to(device)
         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-            logits, state = model(x[:, start: start + CHUNK], state)
+            logits, state = model(x, state)
         state = tuple(s.float() for s in state)
-        nll = F.cross_entropy(logits.float().transpose(1, 2), y[:, start: start + CHUNK], reduction="none")
-        total += (nll * mask[:, start: start + CHUNK]).sum(dtype=torch.float64)
+        nll = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none")
+        total += (nll * mask).sum(dtype=torch.float64)
     model.train(was_training)
-    return total.item(), int(mask.sum())
+    return total.item(), count
 
 
 def report(split: str, nll: float, tokens: int, units: dict[str, float]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from seqgen.batches import BPTTBatches, eval_streams
 from seqgen.errors import SeqgenError
@@ -24,9 +25,11 @@ def test_too_small_corpus_says_how_small() -> None:
         BPTTBatches(np.arange(50), batch_size=10, seq_len=64)
 
 
-@pytest.mark.parametrize("n, streams", [(2, 16), (101, 7), (1000, 16), (17, 100)])
-def test_eval_streams_predict_every_token_once(n: int, streams: int) -> None:
+@pytest.mark.parametrize("n, streams, width", [(2, 16, 256), (101, 7, 4), (1000, 16, 256), (1000, 16, 7), (17, 100, 1)])
+def test_eval_streams_predict_every_token_once(n: int, streams: int, width: int) -> None:
     tokens = np.arange(n)
-    x, y, mask = eval_streams(tokens, streams)
+    windows = list(eval_streams(tokens, streams, width))
+    assert all(w[0].shape[1] <= width for w in windows)
+    x, y, mask = (torch.cat([w[k] for w in windows], dim=1) for k in range(3))
     assert sorted(y[mask].tolist()) == list(range(1, n))
     assert (y[mask] == x[mask] + 1).all()

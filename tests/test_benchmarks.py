@@ -54,7 +54,8 @@ def test_quick_throughput_and_sampling_rows() -> None:
     sampling = by_group["sampling"]
     kinds = [("1 stream" in r[1], "64 streams" in r[1], "naive" in r[1]) for r in sampling]
     assert kinds[:3] == [(True, False, False), (False, True, False), (True, False, True)]
-    assert all("1 torch thread" in r[1] for r in sampling[3:])  # only where torch uses several threads
+    assert "gru" in sampling[-1][1] and "1 stream" in sampling[-1][1]  # the cpu preset's cell
+    assert all("1 torch thread" in r[1] for r in sampling[3:-1])  # only where torch uses several threads
     for row in sampling:
         assert row[2].endswith("tok/s") and first_number(row[2]) > 0
 
