@@ -105,7 +105,8 @@ def _train_options(func: Any) -> Any:
 
 @main.command()
 @_train_options
-@click.option("--preset", default=None, help="A shipped preset (cpu, gpu): a TOML file of settings.")
+@click.option("--preset", default=None,
+              help="A shipped preset (cpu: 71 s, cpu-10min: 10 min, gpu): a TOML file of settings.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file of settings; flags override it.")
 @click.option("--resume", default=None, help="Run directory or checkpoint to continue exactly where it stopped.")
