@@ -72,7 +72,8 @@ def nanogpt_split(corpus: str = "tinyshakespeare") -> DataConfig:
 
 def tiny_data(split: DataConfig | None = None) -> TokenData:
     """tiny-shakespeare token arrays (nanoGPT's split unless given); ``Skip`` if the corpus is absent."""
-    from seqgen.corpus import corpora_dir, load_corpus
+    from seqgen.corpus import load_corpus
+    from seqgen.paths import corpora_dir
     from seqgen.dataset import prepare
 
     path = corpora_dir() / "tinyshakespeare" / "input.txt"

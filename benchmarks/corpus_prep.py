@@ -31,7 +31,8 @@ BIG_TEXT_PEAK_TARGET_MB = 500  # "a few hundred MB", torch's own ~220 MB include
 def measure(name: str) -> dict:
     """Time load_corpus + prepare once in this process; ``error`` says why it could not run."""
     from seqgen.config import DataConfig
-    from seqgen.corpus import corpora_dir, load_corpus
+    from seqgen.corpus import load_corpus
+    from seqgen.paths import corpora_dir
     from seqgen.dataset import prepare
     from seqgen.errors import SeqgenError
 
@@ -52,7 +53,7 @@ def measure(name: str) -> dict:
 
 def write_big_text(path: Path, megabytes: int) -> int:
     """A text file of about ``megabytes`` MB: tiny-shakespeare repeated (generated lines if it is absent)."""
-    from seqgen.corpus import corpora_dir
+    from seqgen.paths import corpora_dir
 
     tiny = corpora_dir() / "tinyshakespeare" / "input.txt"
     block = tiny.read_bytes() if tiny.is_file() else b"".join(b"line %d of a generated corpus\n" % i for i in range(40_000))

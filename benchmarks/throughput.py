@@ -95,7 +95,8 @@ def interleave(calls: list[Callable[[], object]], steps: int, sync: Callable[[],
 
 def rows(options: Options) -> list[Row]:
     from seqgen.config import Config
-    from seqgen.trainer import Trainer, pick_device, use_bf16
+    from seqgen.device import pick_device, use_bf16
+    from seqgen.trainer import Trainer
 
     steps, warmup = (3, 1) if options.quick else (200, 20)
     data = tiny_data()

@@ -1,60 +1,85 @@
 """Checkpoints: one self-contained file (config, tokenizer, weights, training state), safe to load.
 
-Written atomically (temp file, fsync, rename) so a crash or a full disk never leaves a
-half-written checkpoint in place of a good one. Loaded with ``weights_only=True``: only tensors
-and plain data are accepted, so a crafted file cannot run code.
+``Checkpoint`` is the one owner of what a checkpoint holds; everything else reads its fields, never
+the raw payload. On disk it is a dict of plain data and tensors, written atomically (temp file,
+fsync, rename) so a crash or a full disk never leaves a half-written checkpoint in place of a good
+one, and loaded with ``weights_only=True``, so a crafted file cannot run code.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import pickle
-import tempfile
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
+from seqgen.atomic import atomic_path
 from seqgen.config import Config
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
-from seqgen.tokenizers import Tokenizer, tokenizer_from_state
+from seqgen.paths import RUNS_DIR
+from seqgen.tokenizer import Tokenizer, tokenizer_from_state
 
 FORMAT_VERSION = 1
-RUNS_DIR = Path("checkpoints")
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint holds. ``optimizer``, ``rng`` and ``state`` are there in checkpoints a
+    run can resume from (``last.pt`` and ``best.pt`` of ``seqgen train``)."""
+
+    config: dict[str, Any]  # Config.to_dict()
+    tokenizer: dict[str, Any]  # Tokenizer.state_dict()
+    model: dict[str, Tensor]  # LanguageModel.state_dict()
+    corpus: str = ""
+    domain: str = ""
+    step: int = 0
+    train_time: float = 0.0  # seconds of training so far, evaluation excluded
+    best_val: float = math.inf  # nats/token
+    optimizer: dict[str, Any] | None = None
+    rng: dict[str, Tensor] = field(default_factory=dict)
+    state: tuple[Tensor, ...] = ()  # the carried hidden state of every training stream
+    path: Path | None = field(default=None, compare=False)  # where it was loaded from
+
+    @classmethod
+    def load(cls, spec: str | Path | None, name: str = "best.pt") -> Checkpoint:
+        """Resolve ``spec`` (see ``resolve_checkpoint``) and read the checkpoint there."""
+        path = resolve_checkpoint(spec, name)
+        payload = load_checkpoint(path)
+        names = {f.name for f in fields(cls)} - {"path"}
+        missing = [n for n in ("config", "tokenizer") if not isinstance(payload.get(n), dict)]
+        if missing:
+            raise SeqgenError(f"{path} is damaged: its {missing[0]} is missing or not a table")
+        return cls(**{k: v for k, v in payload.items() if k in names}, path=path)
+
+    def save(self, path: Path) -> None:
+        """Write atomically; the previous file at ``path`` survives any failure."""
+        save_checkpoint(path, {f.name: getattr(self, f.name) for f in fields(self) if f.name != "path"})
+
+    @property
+    def resumable(self) -> bool:
+        return self.optimizer is not None
+
+    def build(self) -> tuple[LanguageModel, Tokenizer, Config]:
+        """The model (weights loaded, CPU), tokenizer and config stored in this checkpoint."""
+        try:
+            config = Config.from_dict(self.config)
+            tokenizer = tokenizer_from_state(self.tokenizer)
+            model = LanguageModel(config.model)
+            model.load_state_dict(self.model)
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise SeqgenError(f"checkpoint is damaged or inconsistent: {str(err).splitlines()[0][:160]}") from None
+        return model, tokenizer, config
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically; the previous file survives any failure."""
-    payload = {"format_version": FORMAT_VERSION, **payload}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise SeqgenError(f"could not write checkpoint {path}: {err.strerror or err}") from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX only; a no-op where directories can't be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write a payload dict (plain data and tensors) to ``path`` atomically and durably."""
+    with atomic_path(path, "checkpoint") as tmp:
+        torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
 
 
 def resolve_checkpoint(spec: str | Path | None, name: str = "best.pt") -> Path:
@@ -76,7 +101,7 @@ def resolve_checkpoint(spec: str | Path | None, name: str = "best.pt") -> Path:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and check a checkpoint file; every failure becomes a one-line SeqgenError."""
+    """Read and check a checkpoint file's payload; every failure becomes a one-line SeqgenError."""
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -93,21 +118,3 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"({FORMAT_VERSION}); upgrade seqgen"
         )
     return payload
-
-
-def model_from_checkpoint(payload: dict[str, Any]) -> tuple[LanguageModel, Tokenizer, Config]:
-    """Rebuild the model, tokenizer and config stored in a loaded checkpoint."""
-    try:
-        config = Config.from_dict(payload["config"])
-        tokenizer = tokenizer_from_state(payload["tokenizer"])
-        model = LanguageModel(config.model)
-        model.load_state_dict(payload["model"])
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise SeqgenError(f"checkpoint is damaged or inconsistent: {str(err).splitlines()[0][:160]}") from None
-    return model, tokenizer, config
-
-
-def load_model(spec: str | Path | None) -> tuple[LanguageModel, Tokenizer, Config, dict[str, Any]]:
-    """Resolve, load and rebuild in one call: what ``sample`` and ``eval`` need."""
-    payload = load_checkpoint(resolve_checkpoint(spec))
-    return (*model_from_checkpoint(payload), payload)

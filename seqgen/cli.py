@@ -10,18 +10,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from seqgen.config import CELLS, INITS, PRECISIONS, Config, DataConfig, ModelConfig, TrainConfig, load_preset, load_toml
+from seqgen.config import CELLS, INITS, PRECISIONS, Config
 from seqgen.errors import SeqgenError
 
 DEFAULTS = Config()
-DEFAULT_BARS = 16  # music samples' length when none is given
 
 
 def _option(section: Any, name: str, help: str, **kwargs: Any) -> Any:
@@ -94,7 +92,6 @@ TRAIN_OPTIONS = [
     _option(t, "seed", "Random seed (same flags and seed give the same losses on CPU)."),
     _option(t, "run_dir", "Run directory (default: checkpoints/<corpus>-<cell>-<time>)."),
 ]
-FLAG_NAMES = {f.name for section in (DataConfig, ModelConfig, TrainConfig) for f in fields(section)}
 
 
 def _train_options(func: Any) -> Any:
@@ -115,6 +112,7 @@ def _train_options(func: Any) -> Any:
 def train(ctx: click.Context, preset: str | None, config_file: str | None, resume: str | None, nproc: int,
           **flags: Any) -> None:
     """Train a language model on a corpus; writes checkpoints/<run>/."""
+    from seqgen.config import resolve_config
     from seqgen.trainer import Trainer
 
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -126,12 +124,7 @@ def train(ctx: click.Context, preset: str | None, config_file: str | None, resum
     if resume:
         trainer = Trainer.resume(resume, given, echo=click.echo)
     else:
-        config = Config()
-        for source in (load_preset(preset) if preset else None, load_toml(config_file) if config_file else None):
-            if source:
-                config.update(source)
-        config.update(given)
-        trainer = Trainer(config, echo=click.echo)
+        trainer = Trainer(resolve_config(preset, config_file, given), echo=click.echo)
     result = trainer.run()
     if result.main:
         click.echo(f"done: step {result.step}, best val loss {result.best_val:.4f} nats/token, "
@@ -154,7 +147,8 @@ def _without_nproc(argv: list[str]) -> list[str]:
 @main.command()
 @click.option("--checkpoint", default=None, help="Checkpoint file or run directory (default: newest run's best.pt).")
 @click.option("--seed", default="", help='Text to start from; for music, note names such as "C4 E4 G4".')
-@click.option("--length", default=1000, help="Tokens to generate (music: an upper bound when --bars/--seconds is given).")
+@click.option("--length", type=int, default=None,
+              help="Tokens to generate [default: 1000 for text; music: 16 bars] (music: an upper bound with --bars/--seconds).")
 @click.option("--temperature", default=1.0, help="Sampling temperature (0 = greedy).")
 @click.option("--top-k", default=0, help="Sample only among the k likeliest tokens (0 = all).")
 @click.option("--top-p", default=1.0, help="Nucleus sampling: smallest set reaching this probability.")
@@ -167,37 +161,29 @@ def _without_nproc(argv: list[str]) -> list[str]:
 @click.option("--seconds", default=0.0, help="Music: length in seconds (0: use --length).")
 @click.option("--out", type=click.Path(dir_okay=False), multiple=True,
               help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
-@click.pass_context
-def sample(ctx: click.Context, checkpoint: str | None, seed: str, length: int, temperature: float, top_k: int,
-           top_p: float, num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float,
-           seconds: float, out: tuple[str, ...]) -> None:
-    """Generate from a trained checkpoint: text streams to stdout, music goes to --out files.
-
-    Music with no length given (--length, --bars or --seconds) is 16 bars long.
-    """
-    from seqgen.checkpoint import load_model
+def sample(checkpoint: str | None, seed: str, length: int | None, temperature: float, top_k: int, top_p: float,
+           num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
+           out: tuple[str, ...]) -> None:
+    """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
+    from seqgen.checkpoint import Checkpoint
     from seqgen.generate import SampleRequest
     from seqgen.sampler import SamplingSettings
 
-    settings = SamplingSettings(temperature, top_k, top_p)
-    settings.validate()
-    model, tokenizer, _, _ = load_model(checkpoint)
-    request = SampleRequest(seed, length, num_samples, stop, random_seed, settings)
+    request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
+                            bars, seconds, primer)
+    model, tokenizer, _ = Checkpoint.load(checkpoint).build()
     if tokenizer.domain == "music":
-        if not (bars or seconds) and ctx.get_parameter_source("length") == ParameterSource.DEFAULT:
-            bars = DEFAULT_BARS
-        _sample_music(model, tokenizer, request, primer, bars, seconds, out)
+        _sample_music(model, tokenizer, request, out)
     else:
         _sample_text(model, tokenizer, request, out)
 
 
 def _sample_text(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...]) -> None:
+    from seqgen.atomic import atomic_write
     from seqgen.generate import sample_text
 
     if len(out) > 1 or any(Path(o).suffix.lower() not in ("", ".txt", ".md") for o in out):
         raise SeqgenError("this checkpoint generates text: give one --out FILE.txt, or none for stdout")
-    if not request.seed:
-        raise SeqgenError('give a seed (--seed), e.g. --seed "ROMEO:"')
     stream = request.num_samples == 1 and not out
 
     def show(_index: int, piece: str) -> None:
@@ -212,18 +198,17 @@ def _sample_text(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...])
     several = request.num_samples > 1
     joined = "\n\n".join(f"--- sample {i + 1} ---\n{text}" if several else text for i, text in enumerate(texts))
     if out:
-        _write_text(Path(out[0]), joined + "\n")
+        atomic_write(Path(out[0]), joined + "\n")
         click.echo(f"wrote {out[0]}", err=True)
     else:
         click.echo(joined)
 
 
-def _sample_music(model: Any, tokenizer: Any, request: Any, primer: str | None, bars: float, seconds: float,
-                  out: tuple[str, ...]) -> None:
+def _sample_music(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...]) -> None:
     from seqgen.generate import sample_music
     from seqgen.music.writers import write_music
 
-    pieces = sample_music(model, tokenizer, request, primer, bars, seconds)
+    pieces = sample_music(model, tokenizer, request)
     if not out:  # no file asked for: show the events a person can read
         for piece in pieces:
             click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
@@ -233,15 +218,8 @@ def _sample_music(model: Any, tokenizer: Any, request: Any, primer: str | None, 
         for index, piece in enumerate(pieces, 1):
             target = path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
             write_music(piece, target)
-            notes = sum(len(t.notes) for t in piece.tracks)
-            click.echo(f"wrote {target} ({len(piece.tracks)} tracks, {notes} notes, {piece.seconds:.1f} s)", err=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    from seqgen.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {target} ({len(piece.tracks)} tracks, {piece.n_notes} notes, {piece.seconds:.1f} s)",
+                       err=True)
 
 
 @main.command(name="eval")
@@ -253,44 +231,29 @@ def _write_text(path: Path, text: str) -> None:
 def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, samples: int) -> None:
     """Total NLL, nats/token, bits/char (or nats per note/beat/second) and perplexity over a whole
     split; for music, also statistics of generated samples next to the split's."""
-    from seqgen.checkpoint import load_model
-    from seqgen.corpus import load_corpus
-    from seqgen.dataset import prepare_matching
-    from seqgen.evaluate import report, total_nll
-    from seqgen.trainer import pick_device, use_bf16
+    from seqgen.evaluate import evaluate_checkpoint
 
-    model, tokenizer, config, payload = load_model(checkpoint)
-    data = prepare_matching(config.data, payload["tokenizer"])
-    tokens = data.arrays[split]
-    if len(tokens) < 2:
-        raise SeqgenError(f"the {split} split is empty for this checkpoint's settings")
-    dev = pick_device(device)
-    nll, count = total_nll(model.to(dev), tokens, config.train.eval_streams, dev, use_bf16(config.train.precision, dev))
-    result = report(split, nll, count, data.units[split])
-    if tokenizer.domain == "music" and samples > 0:
-        from seqgen.generate import SampleRequest, sample_music
-        from seqgen.music.stats import compare
-
-        request = SampleRequest(num_samples=samples, random_seed=0)
-        generated = sample_music(model.cpu(), tokenizer, request, bars=DEFAULT_BARS)
-        corpus = load_corpus(config.data.corpus, config.data.encoding)
-        reference = corpus.splits(config.data.val_frac, config.data.test_frac)[split]
-        result["sample_stats"] = compare(generated, reference)
+    result = evaluate_checkpoint(checkpoint, split, device, samples)
     if as_json:
         click.echo(json.dumps(result))
-    else:
-        stats = result.pop("sample_stats", None)
-        for key, value in result.items():
-            click.echo(f"{key:>16}  {value:,.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
-        if stats:
-            click.echo(f"\n{'statistic':>24}  {'samples':>12}  {split:>12}")
-            for key, value in stats["samples"].items():
-                theirs = stats["reference"].get(key, "")
-                click.echo(f"{key:>24}  {_fmt(value):>12}  {_fmt(theirs):>12}")
+        return
+    stats = result.pop("sample_stats", None)
+    _print_table(result)
+    if stats:
+        click.echo(f"\n{'statistic':>24}  {'samples':>12}  {split:>12}")
+        for key, value in stats["samples"].items():
+            click.echo(f"{key:>24}  {_fmt(value):>12}  {_fmt(stats['reference'].get(key, '')):>12}")
 
 
 def _fmt(value: Any) -> str:
     return f"{value:,.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_table(facts: dict[str, Any]) -> None:
+    """One ``key  value`` line per fact, keys right-aligned, numbers with thousands separators."""
+    for key, value in facts.items():
+        shown = f"{value:,.4f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        click.echo(f"{key:>16}  {shown}")
 
 
 @main.group()
@@ -314,16 +277,9 @@ def corpus_list() -> None:
 @click.option("--test-frac", default=DEFAULTS.data.test_frac, help="Test fraction for the split sizes.")
 def corpus_info(name: str, encoding: str, val_frac: float, test_frac: float) -> None:
     """Documents, size, split sizes and vocabulary of a corpus."""
-    from seqgen.corpus import load_corpus
-    from seqgen.text_corpus import TextSpan
+    from seqgen.corpus import corpus_info
 
-    source = load_corpus(name, encoding)
-    info = dict(source.describe())
-    for split, docs in source.splits(val_frac, test_frac).items():
-        # Text: characters, known from the span without reading it again; music: pieces.
-        info[f"{split} size"] = docs.stop - docs.start if isinstance(docs, TextSpan) else len(docs)
-    for key, value in info.items():
-        click.echo(f"{key:>16}  {value:,}" if isinstance(value, int) else f"{key:>16}  {value}")
+    _print_table(corpus_info(name, encoding, val_frac, test_frac))
 
 
 @main.command()

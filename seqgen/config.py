@@ -198,3 +198,13 @@ def load_preset(name: str) -> dict[str, Any]:
         raise SeqgenError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
     return tomllib.loads(resources.files("seqgen.presets").joinpath(f"{name}.toml").read_text())
 
+
+
+def resolve_config(preset: str | None = None, file: str | Path | None = None,
+                   flags: dict[str, Any] | None = None) -> Config:
+    """The defaults, overridden by a shipped preset, then a TOML file, then explicit flags."""
+    config = Config()
+    for layer in (load_preset(preset) if preset else None, load_toml(file) if file else None, flags):
+        if layer:
+            config.update(layer)
+    return config

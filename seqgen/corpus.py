@@ -1,12 +1,16 @@
-"""Corpus adapters: a named corpus or a path becomes documents in a stable order, split by time.
+"""The corpus interface and registry: a named corpus or a path becomes documents, split.
 
-A corpus knows nothing of tokens. It yields its train/val/test documents (``str`` for text, a
+Adapters (:mod:`seqgen.text`, :mod:`seqgen.music`) implement ``Corpus`` and register their named
+corpora and path readers here; this module imports none of them directly (they are loaded by module
+name on first use), so data flows one way and text-only runs never import music21. A corpus knows
+nothing of tokens. It yields its train/val/test documents (``str`` for text, a
 score or ``pretty_midi.PrettyMIDI`` for music) and a fingerprint that changes whenever its source
 does, which keys the token-array cache.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -23,8 +27,8 @@ Splits = dict[str, Iterable[Any]]
 
 
 class Corpus(ABC):
-    """A source of documents. Subclasses: text corpora (``seqgen.text_corpus``), music corpora
-    (``seqgen.music.corpus``)."""
+    """A source of documents. Subclasses: ``seqgen.text.corpus.TextCorpus``,
+    ``seqgen.music.corpus.MusicCorpus``."""
 
     #: Short name used for run directories and the token cache.
     name: str
@@ -47,9 +51,18 @@ class Corpus(ABC):
     def describe(self) -> dict[str, Any]:
         """Facts for ``seqgen corpus info`` (documents, characters or notes, source, ...)."""
 
+    def split_sizes(self, val_frac: float, test_frac: float) -> dict[str, int]:
+        """Size of each split in the corpus's own unit (pieces here; text counts characters)."""
+        return {split: len(docs) for split, docs in self.splits(val_frac, test_frac).items()}
+
 
 #: Named corpora: name -> (one-line description, factory). Adapters register themselves here.
 NAMED: dict[str, tuple[str, Callable[[], Corpus]]] = {}
+#: The adapter modules, imported on first use; importing one registers what it offers. Their path
+#: readers are tried in this order: music first, since text takes any file.
+ADAPTERS = ("seqgen.music.corpus", "seqgen.text.shakespeare", "seqgen.text.corpus")
+#: Adapter module -> its path reader: a corpus, or None when the path is not its kind of data.
+PATH_READERS: dict[str, Callable[[Path, str], Corpus | None]] = {}
 
 
 def register_corpus(name: str, description: str) -> Callable[[Callable[[], Corpus]], Callable[[], Corpus]]:
@@ -62,16 +75,29 @@ def register_corpus(name: str, description: str) -> Callable[[Callable[[], Corpu
     return wrap
 
 
+def register_path_reader(reader: Callable[[Path, str], Corpus | None]) -> Callable[[Path, str], Corpus | None]:
+    """Decorator for ``reader(path, encoding)``, tried in ADAPTERS order by ``load_corpus``."""
+    PATH_READERS[reader.__module__] = reader
+    return reader
+
+
 def _load_adapters() -> None:
-    """Import the adapter modules so that their named corpora are registered."""
-    import seqgen.music.corpus  # noqa: F401
-    import seqgen.text_corpus  # noqa: F401
+    for module in ADAPTERS:
+        importlib.import_module(module)
 
 
 def list_corpora() -> dict[str, str]:
     """Named corpora and their one-line descriptions."""
     _load_adapters()
     return {name: description for name, (description, _) in sorted(NAMED.items())}
+
+
+def corpus_info(spec: str, encoding: str, val_frac: float, test_frac: float) -> dict[str, Any]:
+    """What ``seqgen corpus info`` shows: the corpus's facts and its split sizes."""
+    corpus = load_corpus(spec, encoding)
+    info = dict(corpus.describe())
+    info.update({f"{split} size": size for split, size in corpus.split_sizes(val_frac, test_frac).items()})
+    return info
 
 
 def load_corpus(spec: str, encoding: str = "utf-8") -> Corpus:
@@ -83,20 +109,9 @@ def load_corpus(spec: str, encoding: str = "utf-8") -> Corpus:
     if not path.exists():
         known = ", ".join(sorted(NAMED))
         raise SeqgenError(f"no corpus named {spec!r} and no such file or folder; named corpora: {known}")
-    from seqgen.music.corpus import music_corpus_from_path
-    from seqgen.text_corpus import text_corpus_from_path
-
-    return music_corpus_from_path(path) or text_corpus_from_path(path, encoding)
-
-
-def corpora_dir() -> Path:
-    """Where raw corpora are looked up and downloaded: ``$SEQGEN_CORPORA`` or ``./corpora``."""
-    return Path(os.environ.get("SEQGEN_CORPORA", "corpora")).expanduser()
-
-
-def cache_dir() -> Path:
-    """Where derived token arrays go: ``$SEQGEN_CACHE`` or ``./corpora/cache``.
-
-    Kept apart from ``corpora_dir`` because the raw corpora may sit on a read-only share.
-    """
-    return Path(os.environ.get("SEQGEN_CACHE", Path("corpora") / "cache")).expanduser()
+    for module in ADAPTERS:
+        reader = PATH_READERS.get(module)
+        corpus = reader(path, encoding) if reader else None
+        if corpus is not None:
+            return corpus
+    raise SeqgenError(f"{path} holds no text or music seqgen can read")

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from seqgen.config import DataConfig
-from seqgen.corpus import SPLITS, Corpus, cache_dir, load_corpus
+from seqgen.corpus import SPLITS, Corpus, load_corpus
 from seqgen.errors import SeqgenError
-from seqgen.tokenizers import Tokenizer, fit_tokenizer, tokenizer_class, tokenizer_from_state
+from seqgen.paths import cache_dir, slug
+from seqgen.tokenizer import Tokenizer, fit_tokenizer, tokenizer_class, tokenizer_from_state
 
 CACHE_VERSION = 1
 
@@ -56,7 +57,7 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
         "transpose": data.transpose if corpus.domain == "music" else None,
     }
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_dir() / _safe(corpus.name) / f"{kind}-{key}"
+    folder = cache_dir() / slug(corpus.name) / f"{kind}-{key}"
     if not (folder / "meta.json").exists():
         _build(corpus, data, kind, folder)
     return _load(folder, corpus)
@@ -119,6 +120,3 @@ def _load(folder: Path, corpus: Corpus) -> TokenData:
     tokenizer = tokenizer_from_state(torch.load(folder / "tokenizer.pt", weights_only=True))
     return TokenData(tokenizer, arrays, meta["units"], corpus.name, corpus.domain)
 
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "corpus"

@@ -1,4 +1,4 @@
-"""Evaluation: total negative log-likelihood over a whole split, statefully.
+"""Evaluation: total negative log-likelihood over a whole split, statefully; what ``seqgen eval`` reports.
 
 The split is cut into a few contiguous streams that are run from a zero state to their end with
 the state carried throughout, so (nearly) every token is predicted with its full left context and
@@ -9,6 +9,7 @@ for text; nats per note, beat and second for music) so that tokenizations compar
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from seqgen.batches import eval_streams
+from seqgen.checkpoint import Checkpoint
+from seqgen.dataset import prepare_matching
+from seqgen.device import pick_device, use_bf16
+from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
 
 CHUNK = 256  # time steps per forward call: bounds memory, the state carries across chunks
@@ -66,3 +71,31 @@ def report(split: str, nll: float, tokens: int, units: dict[str, float]) -> dict
             if unit == "chars":
                 out["bits_per_char"] = per_unit / math.log(2)
     return out
+
+
+def evaluate_checkpoint(spec: str | Path | None, split: str = "val", device: str = "auto",
+                        samples: int = 8) -> dict[str, Any]:
+    """Load a checkpoint, score it on a whole split of its own corpus and report (see ``report``).
+
+    For music, ``samples`` pieces of the default length are generated and their statistics set
+    beside the split's (``sample_stats``: ``{"samples": {...}, "reference": {...}}``).
+    """
+    ckpt = Checkpoint.load(spec)
+    model, tokenizer, config = ckpt.build()
+    data = prepare_matching(config.data, ckpt.tokenizer)
+    tokens = data.arrays[split]
+    if len(tokens) < 2:
+        raise SeqgenError(f"the {split} split is empty for this checkpoint's settings")
+    dev = pick_device(device)
+    nll, count = total_nll(model.to(dev), tokens, config.train.eval_streams, dev, use_bf16(config.train.precision, dev))
+    result = report(split, nll, count, data.units[split])
+    if tokenizer.domain == "music" and samples > 0:
+        from seqgen.corpus import load_corpus
+        from seqgen.generate import SampleRequest, sample_music
+        from seqgen.music.stats import compare
+
+        generated = sample_music(model.cpu(), tokenizer, SampleRequest(num_samples=samples, random_seed=0))
+        corpus = load_corpus(config.data.corpus, config.data.encoding)
+        reference = corpus.splits(config.data.val_frac, config.data.test_frac)[split]
+        result["sample_stats"] = compare(generated, reference)
+    return result

@@ -1,7 +1,8 @@
-"""From a checkpoint to output: text streamed to a writer, or music decoded and written to files.
+"""From a model to output: text streamed piece by piece, or music decoded into pieces.
 
-This is the glue between the sampler (ids) and the writers (what an id means), shared by the CLI
-and anything else that generates (tests, a server).
+The glue between the sampler (ids) and the writers (what an id means), shared by the CLI, the
+server and the Python API. ``SampleRequest`` is the one place sampling defaults live, and the
+guards on a request are checked here, once, for every caller.
 """
 
 from __future__ import annotations
@@ -16,19 +17,38 @@ import torch
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
 from seqgen.sampler import SamplingSettings, generate
-from seqgen.tokenizers import Tokenizer
+from seqgen.tokenizer import Tokenizer
+
+
+#: Default length of a sample: tokens of text, bars of music.
+DEFAULT_LENGTH = 1000
+DEFAULT_BARS = 16
 
 
 @dataclass
 class SampleRequest:
-    """What to generate: the same fields for text and music."""
+    """What to generate. ``length`` is in tokens; ``bars``, ``seconds`` and ``primer`` are for
+    music, which with none of ``length``, ``bars`` or ``seconds`` given is DEFAULT_BARS bars long."""
 
     seed: str = ""
-    length: int = 1000
+    length: int | None = None  # None: DEFAULT_LENGTH tokens (music: DEFAULT_BARS bars)
     num_samples: int = 1
-    stop: str = ""
+    stop: str = ""  # text: end a sample just after it generates this
     random_seed: int | None = None
     settings: SamplingSettings = field(default_factory=SamplingSettings)
+    bars: float = 0.0
+    seconds: float = 0.0
+    primer: str | None = None  # music: a file whose music the samples continue
+
+    def __post_init__(self) -> None:
+        if self.length is not None and self.length <= 0:
+            raise SeqgenError(f"length must be at least 1, got {self.length}")
+        if self.num_samples <= 0:
+            raise SeqgenError(f"number of samples must be at least 1, got {self.num_samples}")
+        if self.bars < 0 or self.seconds < 0 or (self.bars and self.seconds):
+            raise SeqgenError("give a positive --bars or --seconds, not both")
+        if self.seed and self.primer:
+            raise SeqgenError("give --seed or --primer, not both")
 
     def generator(self) -> torch.Generator:
         g = torch.Generator()
@@ -49,8 +69,6 @@ def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleReque
     """
     if tokenizer.domain != "text":
         raise SeqgenError("this checkpoint generates music, not text: pass --out FILE.mid (or .musicxml, .wav, .png)")
-    if not request.seed:
-        raise SeqgenError("give a seed (--seed), e.g. --seed \"ROMEO:\"")
     seed_ids = tokenizer.encode_seed(request.seed)
     emit = on_text or (lambda _index, _text: None)
     texts = [request.seed] * request.num_samples
@@ -58,7 +76,8 @@ def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleReque
     for index in range(request.num_samples):
         emit(index, request.seed)
     stop = request.stop
-    for ids in generate(model, seed_ids, request.length, request.settings, request.num_samples, request.generator(),
+    length = request.length or DEFAULT_LENGTH
+    for ids in generate(model, seed_ids, length, request.settings, request.num_samples, request.generator(),
                         tokenizer.banned):
         for index, token in enumerate(ids.tolist()):
             if done[index]:
@@ -84,26 +103,24 @@ MAX_MUSIC_TOKENS = 20_000
 CHECK_EVERY = 64  # tokens between checks of whether every sample is long enough
 
 
-def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequest, primer: str | None = None,
-                 bars: float = 0, seconds: float = 0) -> list[Any]:
+def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequest) -> list[Any]:
     """Generate ``request.num_samples`` pieces (``seqgen.music.score.Piece``).
 
     The start is the seed's notes (``"C4 E4 G4"``), a primer file's encoding, or an empty piece.
-    Length is ``request.length`` tokens, or ``bars``/``seconds`` of music when given (then up to
+    Length is ``request.length`` tokens, or ``bars``/``seconds`` of music (then up to
     MAX_MUSIC_TOKENS tokens); a sample also ends at its ``End`` token.
     """
     if tokenizer.domain != "music":
         raise SeqgenError("this checkpoint generates text: write it to stdout or a .txt file")
-    if request.seed and primer:
-        raise SeqgenError("give --seed or --primer, not both")
-    if bars < 0 or seconds < 0 or (bars and seconds):
-        raise SeqgenError("give a positive --bars or --seconds, not both")
-    if primer:
-        start = tokenizer.encode_primer(primer)
+    if request.primer:
+        start = tokenizer.encode_primer(request.primer)
     elif request.seed:
         start = tokenizer.encode_seed(request.seed)
     else:
         start = tokenizer.start_ids()
+    bars, seconds = request.bars, request.seconds
+    if not (bars or seconds or request.length):
+        bars = DEFAULT_BARS
     limit = MAX_MUSIC_TOKENS if bars or seconds else request.length
     ids = [list(start) for _ in range(request.num_samples)]
     ended = [False] * request.num_samples

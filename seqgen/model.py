@@ -4,8 +4,12 @@ Standard cells use torch's nn.LSTM / nn.GRU / nn.RNN so cuDNN / oneDNN kernels d
 peephole LSTM (Gers & Schmidhuber: gates also see the cell state) has no fused kernel; it runs the
 cell math below one time step at a time and is several times slower to train.
 
-The single-step cell functions are what the sampler runs (and the peephole cell trains with);
-``tests/test_model.py`` checks that they agree with the fused kernels.
+The model owns both of its forward forms: ``forward`` (fused kernels, whole sequences) for training
+and evaluation, and ``Stepper`` (one token per call, weights copied out) for sampling. Calling
+nn.LSTM once per generated token costs far more framework overhead than the arithmetic of a small
+model, so the stepper folds the embedding into the first layer's input projection (a table lookup
+replaces a matmul) and runs each step as a handful of addmm and pointwise ops. The tests check that
+the two forms agree for every cell.
 """
 
 from __future__ import annotations
@@ -148,3 +152,65 @@ class LanguageModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def stepper(self) -> Stepper:
+        """The single-step inference form of this model (a snapshot of its current weights)."""
+        return Stepper(self)
+
+
+class Stepper:
+    """Advances a trained model by one token per call with minimal per-call overhead."""
+
+    def __init__(self, model: LanguageModel) -> None:
+        """Copies the weights out (as float32 CPU tensors): the model itself is never touched, so
+        many threads can sample from one model at once."""
+        self.cell = model.config.cell
+        self.layers = model.config.layers
+
+        def weight(name: str, module: torch.nn.Module = model.rnn) -> Tensor:
+            value = getattr(module, name).detach().float().cpu()
+            return value[order] if module is model.rnn and name[:3] in ("wei", "bia") else value
+
+        order = ifog(model.config.hidden) if self.cell == "lstm" else slice(None)
+
+        fused = self.cell != "gru"  # GRU keeps b_hh apart: it sits inside r * (W h + b)
+        self.w, self.b, self.w_hh, self.b_hh, self.peep = [], [], [], [], []
+        for k in range(self.layers):
+            w_ih, w_hh = weight(f"weight_ih_l{k}").t(), weight(f"weight_hh_l{k}").t()
+            b_ih, b_hh = weight(f"bias_ih_l{k}"), weight(f"bias_hh_l{k}")
+            if fused:
+                b_ih, b_hh = b_ih + b_hh, torch.zeros_like(b_hh)
+            if k == 0:  # embedding folded into the input projection: one row gather per step
+                self.table = torch.addmm(b_ih, weight("weight", model.embedding), w_ih)
+            # Layers above the first take [input, hidden] @ [W_ih; W_hh] as one larger matmul.
+            self.w.append(torch.cat([w_ih, w_hh]).contiguous() if fused else w_ih.contiguous())
+            self.b.append(b_ih)
+            self.w_hh.append(w_hh.contiguous())
+            self.b_hh.append(b_hh)
+            if self.cell == "peephole":
+                self.peep.append(weight(f"peep_l{k}"))
+        self.head_w = weight("weight", model.head).t().contiguous()
+        self.head_b = weight("bias", model.head)
+
+    def __call__(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        """Logits (batch, vocab) after feeding ``tokens`` (batch,), and the new state."""
+        hs, cs = list(state[0].unbind(0)), list(state[1].unbind(0)) if len(state) > 1 else []
+        x = tokens
+        for k in range(self.layers):
+            h = hs[k]
+            if self.cell == "gru":
+                gi = self.table[x] if k == 0 else torch.addmm(self.b[k], x, self.w[k])
+                h = gru_step(gi, torch.addmm(self.b_hh[k], h, self.w_hh[k]), h)
+            else:
+                pre = (self.table[x].addmm_(h, self.w_hh[k]) if k == 0
+                       else torch.addmm(self.b[k], torch.cat([x, h], 1), self.w[k]))
+                if self.cell == "lstm":
+                    h, cs[k] = lstm_step(pre, cs[k])
+                elif self.cell == "peephole":
+                    h, cs[k] = peephole_step(pre, cs[k], self.peep[k])
+                else:
+                    h = torch.tanh(pre) if self.cell == "rnn" else torch.relu(pre)
+            hs[k] = x = h
+        logits = torch.addmm(self.head_b, x, self.head_w)
+        new_state = (torch.stack(hs), torch.stack(cs)) if cs else (torch.stack(hs),)
+        return logits, new_state

@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqgen.checkpoint import RUNS_DIR
 from seqgen.errors import SeqgenError
+from seqgen.paths import RUNS_DIR, slug
 
 
 def new_run_path(corpus: str, cell: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(corpus).name) or "corpus"
-    return RUNS_DIR / f"{safe}-{cell}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return RUNS_DIR / f"{slug(Path(corpus).name)}-{cell}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class RunDir:

@@ -45,7 +45,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from seqgen.checkpoint import load_checkpoint, model_from_checkpoint, resolve_checkpoint
+from seqgen.checkpoint import Checkpoint, resolve_checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.generate import SampleRequest, sample_music, sample_text
 from seqgen.sampler import SamplingSettings
@@ -138,17 +138,17 @@ class Catalog:
             cached = self.cache.get(path)
             if cached and cached[0] == key:
                 return cached[1]
-            payload = load_checkpoint(path)
-            model, tokenizer, config = model_from_checkpoint(payload)
+            ckpt = Checkpoint.load(path)
+            model, tokenizer, config = ckpt.build()
             model.float().cpu().eval()
-            best = payload.get("best_val")
+            best = ckpt.best_val
             info = {
-                "name": name, "file": path.name, "corpus": payload.get("corpus", config.data.corpus),
-                "domain": payload.get("domain", tokenizer.domain), "tokenizer": tokenizer.kind,
+                "name": name, "file": path.name, "corpus": ckpt.corpus or config.data.corpus,
+                "domain": tokenizer.domain, "tokenizer": tokenizer.kind,
                 "cell": config.model.cell, "layers": config.model.layers, "hidden": config.model.hidden,
                 "vocab": tokenizer.vocab_size, "params": model.num_parameters(),
                 "best_val": best if isinstance(best, float) and math.isfinite(best) else None,
-                "step": payload.get("step"), "modified": stat.st_mtime,
+                "step": ckpt.step, "modified": stat.st_mtime,
                 "loss_curve": f"/api/runs/{name}/loss.png",
             }
             run = Run(info, folder, model, tokenizer)
@@ -264,9 +264,8 @@ def parse_fields(data: dict[str, Any], spec: dict[str, tuple[type, Any, float, f
 
 def sample_request(fields: dict[str, Any]) -> SampleRequest:
     settings = SamplingSettings(fields["temperature"], fields["top_k"], fields["top_p"])
-    settings.validate()
     return SampleRequest(fields["seed"], fields["length"], fields["num_samples"], fields.get("stop", ""),
-                         fields["random_seed"], settings)
+                         fields["random_seed"], settings, fields.get("bars", 0.0), fields.get("seconds", 0.0))
 
 
 def _sse(event: str, data: Any) -> str:
@@ -377,8 +376,6 @@ def create_app(root: str | Path, allowed_hosts: list[str] | None = None) -> Star
 
     async def generate_text(request: Request) -> Response:
         fields = parse_fields(await read_json(request), TEXT_FIELDS)
-        if not fields["seed"]:
-            raise ApiError(400, "give a seed: the text the samples start with")
         sample = sample_request(fields)
         run = await run_named(fields["checkpoint"], "text")
         slots.take()
@@ -393,7 +390,7 @@ def create_app(root: str | Path, allowed_hosts: list[str] | None = None) -> Star
         from seqgen.music.writers import write_music
 
         start = time.perf_counter()
-        pieces = sample_music(run.private_model(), run.tokenizer, sample, None, fields["bars"], fields["seconds"])
+        pieces = sample_music(run.private_model(), run.tokenizer, sample)
         token, folder = outputs.folder()
         files, samples = {}, []
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in run.info["name"])[:60]

@@ -22,10 +22,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from seqgen.batches import BPTTBatches
-from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from seqgen.checkpoint import Checkpoint
 from seqgen.config import Config, TrainConfig
 from seqgen.corpus import load_corpus
 from seqgen.dataset import TokenData, prepare, prepare_matching
+from seqgen.device import pick_device, use_bf16
 from seqgen.distributed import agree, barrier, gather_rows, init_world, shutdown
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import total_nll
@@ -49,38 +50,6 @@ class TrainResult:
     best_val: float
     train_time: float
     main: bool = True  # False on the other ranks of a distributed run, which stay quiet
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` prefers CUDA, then Apple's MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise SeqgenError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SeqgenError("--device cuda was asked for, but no CUDA GPU is available")
-    return device
-
-
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to autocast to bf16: ``auto`` asks for hardware that computes it natively (CUDA
-    GPUs with bf16, CPUs with AVX-512 BF16 or AMX), where it is faster; emulated bf16 is slower."""
-    if precision != "auto":
-        return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):  # a build without oneDNN
-            return False
-    return False
 
 
 def learning_rate(t: TrainConfig, step: int, progress: float) -> float:
@@ -159,44 +128,35 @@ class Trainer:
         ``overrides`` may change the budget and bookkeeping (e.g. a larger ``max_steps``), not the
         model or data, which must match the checkpoint.
         """
-        path = resolve_checkpoint(spec, name="last.pt")
-        payload = load_checkpoint(path)
-        if "optimizer" not in payload:
-            raise SeqgenError(f"{path} holds no training state to resume from")
-        config = Config.from_dict(payload["config"])
-        config.train.run_dir = str(path.parent)
+        ckpt = Checkpoint.load(spec, name="last.pt")
+        if not ckpt.resumable:
+            raise SeqgenError(f"{ckpt.path} holds no training state to resume from")
+        config = Config.from_dict(ckpt.config)
+        config.train.run_dir = str(ckpt.path.parent)
         config.update(overrides or {})
-        trainer = cls(config, prepare_matching(config.data, payload["tokenizer"]), echo=echo)
-        trainer.model.load_state_dict(payload["model"])
-        trainer.optimizer.load_state_dict(payload["optimizer"])
-        trainer.step, trainer.train_time = payload["step"], payload["train_time"]
-        trainer.best_val = payload["best_val"]
-        rng = payload["rng"]
-        torch.set_rng_state(rng["torch"])
-        trainer.reset_rng.set_state(rng["reset"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state(rng["cuda"])
-        trainer.state = tuple(s[:, trainer.rows].to(trainer.device) for s in payload["state"])
-        echo(f"resuming {path} at step {trainer.step}")
+        trainer = cls(config, prepare_matching(config.data, ckpt.tokenizer), echo=echo)
+        trainer.model.load_state_dict(ckpt.model)
+        trainer.optimizer.load_state_dict(ckpt.optimizer)
+        trainer.step, trainer.train_time, trainer.best_val = ckpt.step, ckpt.train_time, ckpt.best_val
+        torch.set_rng_state(ckpt.rng["torch"])
+        trainer.reset_rng.set_state(ckpt.rng["reset"])
+        if "cuda" in ckpt.rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(ckpt.rng["cuda"])
+        trainer.state = tuple(s[:, trainer.rows].to(trainer.device) for s in ckpt.state)
+        echo(f"resuming {ckpt.path} at step {trainer.step}")
         return trainer
 
-    def payload(self) -> dict[str, Any]:
+    def checkpoint(self) -> Checkpoint:
+        """Everything needed to sample from this run and to continue it exactly."""
         rng = {"torch": torch.get_rng_state(), "reset": self.reset_rng.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state()
-        return {
-            "config": self.config.to_dict(),
-            "tokenizer": self.data.tokenizer.state_dict(),
-            "corpus": self.data.corpus_name,
-            "domain": self.data.domain,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            "train_time": self.train_time,
-            "best_val": self.best_val,
-            "rng": rng,
-            "state": tuple(gather_rows(s.detach(), self.world).cpu() for s in self.state),
-        }
+        return Checkpoint(
+            config=self.config.to_dict(), tokenizer=self.data.tokenizer.state_dict(), model=self.model.state_dict(),
+            corpus=self.data.corpus_name, domain=self.data.domain, step=self.step, train_time=self.train_time,
+            best_val=self.best_val, optimizer=self.optimizer.state_dict(), rng=rng,
+            state=tuple(gather_rows(s.detach(), self.world).cpu() for s in self.state),
+        )
 
     def evaluate(self, split: str = "val") -> float:
         nll, count = total_nll(self.model, self.data.arrays[split], self.config.train.eval_streams,
@@ -315,7 +275,7 @@ class Trainer:
         barrier(self.world)
 
     def _save(self, run: RunDir | None, names: list[str]) -> None:
-        payload = self.payload()  # every rank takes part: the carried state is gathered
+        checkpoint = self.checkpoint()  # every rank takes part: the carried state is gathered
         if run is not None:
             for name in names:
-                save_checkpoint(run.path / name, payload)
+                checkpoint.save(run.path / name)

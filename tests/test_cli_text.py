@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from seqgen.cli import main
-from seqgen.tokenizers import CharTokenizer
+from seqgen.text.char import CharTokenizer
 
 TINY_MODEL = ["--hidden", "32", "--embed", "16", "--batch-size", "4", "--seq-len", "16", "--eval-every", "10",
               "--max-time", "0", "--seed", "3"]

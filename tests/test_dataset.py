@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqgen import text_corpus
+from seqgen.text import corpus as text_corpus
 from seqgen.config import DataConfig
 from seqgen.dataset import prepare
-from seqgen.text_corpus import text_corpus_from_path
+from seqgen.text.corpus import text_corpus_from_path
 
 LINES = [f"{'ROMEO' if i % 3 else 'JULIET'}:\nline {i} of a play, with {'words ' * (i % 7)}and more.\n\n"
          for i in range(2_000)]

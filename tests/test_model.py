@@ -3,7 +3,7 @@ import torch
 
 from seqgen.config import ModelConfig
 from seqgen.model import LanguageModel
-from seqgen.sampler import Stepper
+from seqgen.model import Stepper
 
 CELLS = ["lstm", "gru", "rnn", "rnn-relu", "peephole"]
 

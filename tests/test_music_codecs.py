@@ -23,7 +23,7 @@ from seqgen.music.grid import GridTokenizer
 from seqgen.music.performance import PerformanceTokenizer
 from seqgen.music.score import Note, Piece, Track
 from seqgen.music.writers import write_music
-from seqgen.tokenizers import fit_tokenizer, tokenizer_class, tokenizer_from_state
+from seqgen.tokenizer import fit_tokenizer, tokenizer_class, tokenizer_from_state
 
 
 @pytest.fixture(scope="module")

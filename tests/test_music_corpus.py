@@ -151,7 +151,7 @@ def test_named_music_corpora_are_registered() -> None:
                     reason="parses ~3,000 ABC tunes (1-3 min); SEQGEN_SLOW=1 runs it")
 def test_folk_corpus_parses_with_keys_and_meters() -> None:
     from seqgen.music.codecs import roundtrip_f1
-    from seqgen.tokenizers import fit_tokenizer
+    from seqgen.tokenizer import fit_tokenizer
 
     corpus = NAMED["folk"][1]()
     pieces = corpus.pieces()

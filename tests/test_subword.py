@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqgen.errors import SeqgenError
-from seqgen.subword import BPETokenizer, SentencePieceTokenizer, UnigramTokenizer
-from seqgen.text_corpus import shakespeare
-from seqgen.tokenizers import fit_tokenizer, tokenizer_class, tokenizer_from_state
+from seqgen.text.subword import BPETokenizer, SentencePieceTokenizer, UnigramTokenizer
+from seqgen.text.shakespeare import shakespeare
+from seqgen.tokenizer import fit_tokenizer, tokenizer_class, tokenizer_from_state
 
 KINDS = ("bpe", "unigram")
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from seqgen import text_corpus
+from seqgen.text import corpus as text_corpus
+from seqgen.text import shakespeare as shakespeare_module
 from seqgen.corpus import NAMED
 from seqgen.errors import SeqgenError
-from seqgen.text_corpus import TINY_SHA256, TextCorpus, normalise_play, shakespeare, text_corpus_from_path, tinyshakespeare
+from seqgen.text.corpus import TextCorpus, text_corpus_from_path
+from seqgen.text.shakespeare import TINY_SHA256, normalise_play, shakespeare, tinyshakespeare
 
 SHARED = Path("/work/shared/corpora")
 TINY = SHARED / "tinyshakespeare" / "input.txt"
@@ -75,7 +77,7 @@ def test_shakespeare_drops_stage_directions(plays_text: str) -> None:
 def test_shakespeare_fingerprint_is_stable_and_tracks_the_normaliser(monkeypatch: pytest.MonkeyPatch) -> None:
     first = shakespeare().fingerprint()
     assert first == shakespeare().fingerprint() and first.startswith("shakespeare-")
-    monkeypatch.setattr(text_corpus, "NORMALISER_VERSION", text_corpus.NORMALISER_VERSION + 1)
+    monkeypatch.setattr(shakespeare_module, "NORMALISER_VERSION", shakespeare_module.NORMALISER_VERSION + 1)
     assert shakespeare().fingerprint() != first
 
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from seqgen.errors import SeqgenError
-from seqgen.tokenizers import CharTokenizer, tokenizer_class, tokenizer_from_state
+from seqgen.text.char import CharTokenizer
+from seqgen.tokenizer import tokenizer_class, tokenizer_from_state
 
 
 def test_char_round_trip_and_vocab_from_train_only() -> None:

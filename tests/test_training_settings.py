@@ -7,7 +7,8 @@ import torch
 
 from seqgen.config import Config, TrainConfig
 from seqgen.errors import SeqgenError
-from seqgen.trainer import learning_rate, use_bf16
+from seqgen.device import use_bf16
+from seqgen.trainer import learning_rate
 
 
 def test_warmup_then_linear_decay_to_the_floor() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from seqgen.errors import SeqgenError
 from seqgen.music.score import Note, Piece, Track
-from seqgen.tokenizers import Tokenizer
+from seqgen.tokenizer import Tokenizer
 
 #: 32 velocity levels (MidiTok's and Performance RNN's count); multiples of 4 so the usual DAW
 #: velocities (64, 80, 96, 100, 112) survive a round trip exactly.
@@ -165,7 +165,7 @@ class MusicTokenizer(Tokenizer):
     def encode(self, doc: Piece, end: bool = True) -> list[int]:
         """Ids of a whole piece: ``Piece`` first, ``End`` last unless ``end`` is False."""
 
-    def encode_seed(self, seed: str) -> list[int]:
+    def _encode_seed(self, seed: str) -> list[int]:
         """The events that start a piece with these notes sounding together at its start, on the
         first track, a quarter note long (no end token, so the model continues it)."""
         pitches = parse_seed(seed)

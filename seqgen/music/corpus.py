@@ -13,20 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from seqgen.corpus import Corpus, Splits, cache_dir, register_corpus
+from seqgen.atomic import atomic_write
+from seqgen.corpus import Corpus, Splits, register_corpus, register_path_reader
 from seqgen.errors import SeqgenError
 from seqgen.music.parsing import Source, parse_sources
 from seqgen.music.reader import is_music_file
 from seqgen.music.score import Piece
 from seqgen.music.score import transpose as transpose_piece
+from seqgen.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +135,11 @@ class MusicCorpus(Corpus):
         return data if isinstance(data, dict) and data.get("format") == CACHE_FORMAT else None
 
     def _write_cache(self, data: dict[str, Any]) -> None:
-        """Atomically (temp file + rename); a cache we cannot write only costs a re-parse."""
-        path = self.cache_path
+        """Atomically; a cache we cannot write only costs a re-parse."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".parse-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, separators=(",", ":"))
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("%s: could not cache parsed pieces in %s: %s", self.name, path.parent, exc)
+            atomic_write(self.cache_path, json.dumps(data, separators=(",", ":")))
+        except SeqgenError as exc:
+            log.warning("%s: %s", self.name, exc)
 
     # -- Corpus interface --------------------------------------------------------------------
     def pieces(self) -> list[Piece]:
@@ -204,9 +199,11 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def music_corpus_from_path(path: Path) -> MusicCorpus | None:
+@register_path_reader
+def music_corpus_from_path(path: Path, encoding: str = "utf-8") -> MusicCorpus | None:
     """A corpus of the music files in ``path`` (a file or a folder searched recursively, in
     sorted order), or None when there are none, so the text adapter can take the path.
+    (``encoding`` is for text; music files carry their own.)
 
     A folder with ``train/``, ``valid/`` (or ``val/``) and ``test/`` subfolders keeps that split.
     """

@@ -26,7 +26,7 @@ from seqgen.music.codecs import (
     nearest_velocity,
 )
 from seqgen.music.score import Note, Piece, Track
-from seqgen.tokenizers import register
+from seqgen.tokenizer import register
 
 #: Tempo levels: Maelzel's metronome marks, the tempi scores are written in.
 TEMPI = [40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 63, 66, 69, 72, 76, 80, 84, 88, 92, 96, 100, 104,

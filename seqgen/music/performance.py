@@ -24,7 +24,7 @@ from seqgen.music.codecs import (
     nearest_velocity,
 )
 from seqgen.music.score import Note, Piece
-from seqgen.tokenizers import register
+from seqgen.tokenizer import register
 
 PIECE, END, TRACK, ON, OFF, SHIFT, VEL = range(7)
 #: Quarter notes per second of decoded pieces (120 qpm).

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import sentencepiece as spm
 
 from seqgen.errors import SeqgenError
-from seqgen.tokenizers import TextTokenizer, register
+from seqgen.text.char import TextTokenizer
+from seqgen.tokenizer import register
 
 #: Longest training "sentence" in characters; longer lines are cut (sentencepiece skips, with only
 #: a log line, any sentence over ``max_sentence_length`` bytes, so a file without newlines would
@@ -152,15 +153,9 @@ class SentencePieceTokenizer(TextTokenizer):
         table, n = self.table, len(self.table)
         return "".join(table[i] if 0 <= i < n else "" for i in ids)
 
-    def encode_seed(self, seed: str) -> list[int]:
-        """Characters unseen in training still encode (as bytes); only an empty seed is refused."""
-        if not seed:
-            raise SeqgenError("the seed is empty: give at least one character")
+    def _encode_seed(self, seed: str) -> list[int]:
+        """Characters unseen in training still encode (as bytes); nothing is refused."""
         return self.encode(seed)
-
-    def pieces(self) -> list[str]:
-        """The vocabulary as readable strings, by id (for ``seqgen tokenizer info``-style output)."""
-        return [self.sp.id_to_piece(i) for i in range(len(self.table))]
 
 
 @register
