@@ -1,4 +1,4 @@
-"""Benchmarks for issue 4 (speed and scale): ``python -m benchmarks`` prints one Markdown table.
+"""Speed and scale benchmarks: ``python -m benchmarks`` prints one Markdown table.
 
 Each row group is a function ``rows(options) -> list[Row]`` in its own module, registered in
 ``benchmarks.harness.GROUPS``. Groups run in their own subprocess by default, so each gets a clean

@@ -18,7 +18,7 @@ from benchmarks.common import Options, Row, nanogpt_split, tiny_data
 if TYPE_CHECKING:
     from seqgen.config import Config
 
-#: Issue 4's targets by budget (seconds -> nats/char); nanoGPT's A100 result is 1.4697.
+#: Quality-per-second targets by budget (seconds -> nats/char); nanoGPT's A100 result is 1.4697.
 TARGETS = {600.0: 1.45, 71.0: 1.50}
 BARE_71S = 1.559  # the issue's bare 2x256 LSTM loop after 71 s on the issue's machine
 
@@ -41,17 +41,15 @@ def settings_text(config: Config) -> str:
 
 
 def rows(options: Options) -> list[Row]:
-    from seqgen.config import Config, load_preset
+    from seqgen.config import resolve_config
     from seqgen.trainer import Trainer
 
     budget = options.budget
     with tempfile.TemporaryDirectory(prefix="seqgen-bench-") as tmp:
-        config = Config()
-        config.update(load_preset("cpu"))
         split = nanogpt_split()
-        config.update({"data": {"corpus": split.corpus, "val_frac": split.val_frac, "test_frac": split.test_frac},
-                       "train": {"max_time": budget, "max_steps": 0, "epochs": 0.0,
-                                 "device": options.device, "run_dir": tmp}})
+        config = resolve_config("cpu", flags={
+            "data": {"corpus": split.corpus, "val_frac": split.val_frac, "test_frac": split.test_frac},
+            "train": {"max_time": budget, "max_steps": 0, "epochs": 0.0, "device": options.device, "run_dir": tmp}})
         trainer = Trainer(config, tiny_data(config.data), echo=lambda message: print(message, file=sys.stderr))
         start = time.perf_counter()
         result = trainer.run()

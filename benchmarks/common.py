@@ -17,8 +17,12 @@ if TYPE_CHECKING:  # torch and seqgen are imported lazily: the parent process on
     from seqgen.config import DataConfig
     from seqgen.dataset import TokenData
 
-#: Where the shared raw corpora live on the development machines (used when SEQGEN_CORPORA is unset).
-SHARED_CORPORA = Path("/work/shared/corpora")
+#: The team's shared folder, ``../shared`` beside the repository root (read-only data such as
+#: tiny-shakespeare); the one place benchmarks and tests learn where it is.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: Raw corpora there, used when SEQGEN_CORPORA is unset.
+SHARED_CORPORA = SHARED / "corpora"
+TINY_SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare" / "input.txt"
 
 
 @dataclass
@@ -54,7 +58,7 @@ def setup_env() -> Path | None:
     Children inherit the environment, so every row sees the same cache.
     """
     os.environ.setdefault("TQDM_DISABLE", "1")  # the trainer's progress bar would garble the table
-    if "SEQGEN_CORPORA" not in os.environ and (SHARED_CORPORA / "tinyshakespeare" / "input.txt").is_file():
+    if "SEQGEN_CORPORA" not in os.environ and TINY_SHAKESPEARE.is_file():
         os.environ["SEQGEN_CORPORA"] = str(SHARED_CORPORA)
     if "SEQGEN_CACHE" in os.environ:
         return None

@@ -1,4 +1,4 @@
-"""Training throughput: seqgen's ``Trainer.train_step`` against a bare PyTorch loop (issue 4, target 2).
+"""Training throughput: seqgen's ``Trainer.train_step`` against a bare PyTorch loop.
 
 The bare loop is the reference a user would write by hand: the same model size, optimizer, clipping,
 batch, sequence length, precision and carried-state batching, with none of seqgen's bookkeeping.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from seqgen.atomic import atomic_path
+
 
 def plot_loss_curve(metrics_file: Path, out: Path) -> None:
     """Draw train and val loss from ``metrics.jsonl`` into ``out`` (PNG)."""
@@ -29,7 +31,6 @@ def plot_loss_curve(metrics_file: Path, out: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    tmp.replace(out)

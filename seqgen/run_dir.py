@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seqgen.atomic import atomic_write
 from seqgen.errors import SeqgenError
 from seqgen.paths import RUNS_DIR, slug
 
@@ -50,7 +51,7 @@ class RunDir:
         self.lock.unlink(missing_ok=True)
 
     def write_config(self, config: dict[str, Any]) -> None:
-        (self.path / "config.json").write_text(json.dumps(config, indent=2))
+        atomic_write(self.path / "config.json", json.dumps(config, indent=2))
 
     def log(self, row: dict[str, Any]) -> None:
         with open(self.metrics, "a") as f:

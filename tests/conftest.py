@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-TINY = SHARED_CORPORA / "tinyshakespeare" / "input.txt"
+from benchmarks.common import SHARED_CORPORA
 
 
 @pytest.fixture(autouse=True)
@@ -30,12 +29,6 @@ def small_text(tmp_path: Path) -> Path:
     path = tmp_path / "play.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def tiny_or_skip() -> Path:
-    if not TINY.is_file():
-        pytest.skip(f"tiny-shakespeare not found at {TINY}")
-    return TINY
 
 
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -147,13 +147,6 @@ class Piece:
         )
 
 
-def sort_notes(piece: Piece) -> Piece:
-    """Sort every track's notes by (start, pitch) in place and return the piece."""
-    for track in piece.tracks:
-        track.notes.sort(key=lambda n: (n.start, n.pitch, n.duration))
-    return piece
-
-
 def transpose(piece: Piece, semitones: int) -> Piece:
     """A copy shifted by ``semitones`` (drum tracks untouched; notes pushed outside 0..127 are
     dropped). Transposing the train pieces through all keys is the cheapest big win for music

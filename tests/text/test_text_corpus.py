@@ -19,8 +19,8 @@ from seqgen.errors import SeqgenError
 from seqgen.text.corpus import TextCorpus, text_corpus_from_path
 from seqgen.text.shakespeare import TINY_SHA256, normalise_play, shakespeare, tinyshakespeare
 
-SHARED = Path("/work/shared/corpora")
-TINY = SHARED / "tinyshakespeare" / "input.txt"
+from benchmarks.common import SHARED_CORPORA as SHARED, TINY_SHAKESPEARE as TINY
+
 SPEAKER = re.compile(r"^[A-Z][A-Z0-9 ,.'&-]*:$")
 
 
