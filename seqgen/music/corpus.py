@@ -10,7 +10,6 @@ always hold a few; only a corpus with no readable piece at all is an error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import Any
 from seqgen.atomic import atomic_write
 from seqgen.corpus import Corpus, Splits, register_corpus, register_path_reader
 from seqgen.errors import SeqgenError
+from seqgen.fingerprint import content_fingerprint
 from seqgen.music.parsing import Source, parse_sources
 from seqgen.music.reader import is_music_file
 from seqgen.music.score import Piece
@@ -187,16 +187,41 @@ class MusicCorpus(Corpus):
 
 
 # -- folders and files ---------------------------------------------------------------------------
-def _path_fingerprint(root: Path, files: list[Path]) -> str:
-    h = hashlib.sha256(f"adapter-{ADAPTER_VERSION}".encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
+#: Stems of .txt files that describe a music collection (README.txt, LICENSE.txt) rather than
+#: being text to learn from, so they do not make a music folder "mixed".
+ABOUT_STEMS = ("readme", "license", "licence", "copying", "authors", "credits", "changelog")
 
 
 def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _refuse_mixed(folder: Path, music: list[Path], found: list[Path]) -> None:
+    """Music is tried before text, so the .txt files in a mixed folder would be dropped without a
+    word; the user must say which kind they meant."""
+    text = [f for f in found if f.suffix == ".txt" and not f.stem.lower().startswith(ABOUT_STEMS)]
+    if text:
+        raise SeqgenError(f"{folder} holds both music files ({len(music)}) and .txt files ({len(text)}): "
+                          "point --corpus at one kind")
+
+
+def _sources(folder: Path, root: Path, files: list[Path]) -> tuple[list[Source], bool]:
+    """The files to parse, each with its split when ``folder`` has ``train/`` and ``valid/``,
+    ``val/`` or ``test/`` subfolders, and whether it has them."""
+    subdirs = {d.name.lower() for d in folder.iterdir() if d.is_dir()} if folder.is_dir() else set()
+    given = "train" in subdirs and bool(subdirs & {"valid", "val", "test"})
+    sources, ignored = [], 0
+    for f in files:
+        rel = f.relative_to(root)
+        split = SPLIT_FOLDERS.get(rel.parts[0].lower()) if given and len(rel.parts) > 1 else None
+        if given and split is None:
+            ignored += 1
+        else:
+            sources.append(Source(str(f), rel.as_posix(), split))
+    if ignored:  # said aloud: the user may well expect to train on them
+        log.warning("%s: %d music file(s) outside the train/, valid/ (or val/) and test/ folders ignored: "
+                    "they belong to no split", folder, ignored)
+    return sources, given
 
 
 @register_path_reader
@@ -214,25 +239,19 @@ def music_corpus_from_path(path: Path, encoding: str = "utf-8") -> MusicCorpus |
         root, files = path.parent, [path]
     elif path.is_dir():
         root = path
-        files = sorted(
-            (f for f in path.rglob("*") if f.is_file() and _visible(f, path) and is_music_file(f)),
-            key=lambda f: f.relative_to(path).as_posix(),
-        )
+        found = sorted((f for f in path.rglob("*") if f.is_file() and _visible(f, path)),
+                       key=lambda f: f.relative_to(path).as_posix())
+        files = [f for f in found if is_music_file(f)]
         if not files:
             return None
+        _refuse_mixed(path, files, found)
     else:
         return None
-    subdirs = {d.name.lower(): d.name for d in root.iterdir() if d.is_dir()} if path.is_dir() else {}
-    given = path.is_dir() and "train" in subdirs and any(k in subdirs for k in ("valid", "val", "test"))
-    sources = []
-    for f in files:
-        rel = f.relative_to(root)
-        split = SPLIT_FOLDERS.get(rel.parts[0].lower()) if given and len(rel.parts) > 1 else None
-        if given and split is None:
-            continue  # files beside the split folders belong to no split
-        sources.append(Source(str(f), rel.as_posix(), split))
+    sources, given = _sources(path, root, files)
+    # Hashed over the files that are read: editing an ignored one changes nothing cached.
+    fingerprint = content_fingerprint(root, [Path(s.path) for s in sources], f"adapter-{ADAPTER_VERSION}")
     name = path.name if path.is_dir() else path.stem
-    return MusicCorpus(name or "music", sources, _path_fingerprint(root, files), str(path), given)
+    return MusicCorpus(name or "music", sources, fingerprint, str(path), given)
 
 
 # -- music21's built-in collections --------------------------------------------------------------

