@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from seqgen.atomic import atomic_path
+from seqgen.run_dir import read_metrics
 
 
 def plot_loss_curve(metrics_file: Path, out: Path) -> None:
-    """Draw train and val loss from ``metrics.jsonl`` into ``out`` (PNG)."""
+    """Draw train and val loss from ``metrics.jsonl`` into ``out`` (PNG); damaged lines are skipped."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     train, val = [], []
-    for line in metrics_file.read_text().splitlines():
-        row = json.loads(line)
+    for row in read_metrics(metrics_file):
         if "train_loss" in row:
             train.append((row["step"], row["train_loss"]))
         if "val_loss" in row:
