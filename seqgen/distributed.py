@@ -62,6 +62,15 @@ def agree(flags: list[bool], world: World) -> list[bool]:
     return [bool(v) for v in t.tolist()]
 
 
+def agree_max(value: float, world: World) -> float:
+    """The largest of every rank's ``value``, on every rank."""
+    if not world.active:
+        return value
+    t = torch.tensor([float(value)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.item()
+
+
 def gather_rows(tensor: torch.Tensor, world: World) -> torch.Tensor:
     """Concatenate every rank's slice of a (layers, rows, hidden) state along the rows."""
     if not world.active:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -24,11 +25,14 @@ class SamplingSettings:
     top_k: int = 0  # 0 = no limit
     top_p: float = 1.0  # nucleus: smallest set of tokens whose probability reaches top_p
 
+    #: Below this, dividing float32 logits by the temperature overflows; it is greedy in all but name.
+    MIN_TEMPERATURE: ClassVar[float] = 1e-3
+
     def __post_init__(self) -> None:
         """Refuse impossible settings when they are made, so every caller is checked once."""
         t = self.temperature
-        if not (t >= 0 and t != float("inf")):  # also refuses NaN
-            raise SeqgenError(f"temperature must be a number >= 0, got {t}")
+        if not (t == 0 or self.MIN_TEMPERATURE <= t < float("inf")):  # also refuses NaN
+            raise SeqgenError(f"temperature must be 0 (greedy) or a number from {self.MIN_TEMPERATURE:g} up, got {t}")
         if self.top_k < 0:
             raise SeqgenError(f"top-k must be >= 0 (0 = no limit), got {self.top_k}")
         if not (0 < self.top_p <= 1):
@@ -48,6 +52,7 @@ def choose(logits: Tensor, settings: SamplingSettings, generator: torch.Generato
         cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
         # Drop a token when the tokens ranked above it already reach top_p (the first always stays).
         drop = cumulative - sorted_logits.softmax(dim=-1) >= settings.top_p
+        drop[:, 0] = False  # even a top_p that rounds to 0 in float32 keeps the likeliest token
         logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

@@ -1,9 +1,11 @@
 """Training: truncated BPTT with carried state, AdamW, warmup + linear decay over the budget.
 
 The budget is steps, seconds of training or epochs, whichever ends first; the learning rate
-follows the same progress, so a time-limited run still anneals fully. Everything needed to
-continue exactly (weights, optimizer, step, RNG states, carried hidden state, elapsed time) goes
-into ``last.pt``, so an interrupted and resumed run ends with the same weights as one that was not.
+follows the same progress, so a time-limited run still anneals fully. A time budget becomes a step
+count once the first steps have measured this machine's speed (``planned_steps``, stored in the
+config), so the schedule never follows the clock. Everything needed to continue exactly (weights,
+optimizer, step, planned steps, RNG states, carried hidden state) goes into ``last.pt``, so an
+interrupted and resumed run ends with the same weights as one that was not.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from seqgen.config import Config, TrainConfig
 from seqgen.corpus import load_corpus
 from seqgen.dataset import TokenData, prepare, prepare_matching
 from seqgen.device import pick_device, use_bf16
-from seqgen.distributed import agree, barrier, gather_rows, init_world, shutdown
+from seqgen.distributed import agree, agree_max, barrier, gather_rows, init_world, shutdown
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import total_nll
 from seqgen.model import LanguageModel, State
@@ -62,16 +64,53 @@ def learning_rate(t: TrainConfig, step: int, progress: float) -> float:
     return t.lr * warm * (1 - (1 - t.min_lr_frac) * min(1.0, progress))
 
 
+#: A time budget is turned into a step count from the speed of PLAN_STEPS steps, or of this share of
+#: the budget if that comes first (a slow model), timed after the first SETTLE steps of a process
+#: (which pay for allocation and kernel selection). The steps before are warm-up, where progress
+#: does not matter.
+SETTLE, PLAN_STEPS, PLAN_SHARE = 3, 20, 0.05
+#: A run whose steps became much slower than measured (a busy machine) still stops at this many
+#: times its time budget.
+OVERRUN = 1.5
+
+
 def progress(t: TrainConfig, step: int, elapsed: float, steps_per_epoch: int) -> float:
-    """Fraction of the budget used: the largest over the budgets that are set."""
+    """Fraction of the budget used: the largest over the budgets that are set. Until a time
+    budget's step count is planned, the time budget only ends a run that has used it up."""
     parts = [0.0]
     if t.max_steps:
         parts.append(step / t.max_steps)
-    if t.max_time:
-        parts.append(elapsed / t.max_time)
     if t.epochs:
         parts.append(step / (t.epochs * steps_per_epoch))
+    if t.max_time:
+        parts.append(step / t.planned_steps if t.planned_steps else float(elapsed >= t.max_time))
+        parts.append(float(elapsed >= OVERRUN * t.max_time))
     return max(parts)
+
+
+@dataclass
+class SpeedClock:
+    """Times steps to turn a time budget into a step count (``planned_steps``)."""
+
+    first_step: int  # where this process started
+    start: tuple[int, float] | None = None  # (step, training time) where timing began
+
+    def tick(self, t: TrainConfig, step: int, elapsed: float) -> bool:
+        """Record a finished step; True once the budget still needs planning and enough is timed."""
+        if not t.max_time or t.planned_steps:
+            return False
+        if self.start is None:
+            if step - self.first_step >= SETTLE:
+                self.start = (step, elapsed)
+            return False
+        steps, seconds = step - self.start[0], elapsed - self.start[1]
+        return steps >= PLAN_STEPS or seconds >= PLAN_SHARE * t.max_time
+
+    def plan(self, t: TrainConfig, step: int, elapsed: float) -> int:
+        """The budget's step count: the steps done plus the time left at the measured speed."""
+        assert self.start is not None
+        rate = (step - self.start[0]) / max(elapsed - self.start[1], 1e-9)
+        return step + max(1, round((t.max_time - elapsed) * rate))
 
 
 @contextmanager
@@ -133,6 +172,8 @@ class Trainer:
             raise SeqgenError(f"{ckpt.path} holds no training state to resume from")
         config = Config.from_dict(ckpt.config)
         config.train.run_dir = str(ckpt.path.parent)
+        if "max_time" in (overrides or {}):
+            config.train.planned_steps = 0  # a new time budget is planned afresh
         config.update(overrides or {})
         trainer = cls(config, prepare_matching(config.data, ckpt.tokenizer), echo=echo)
         trainer.model.load_state_dict(ckpt.model)
@@ -188,10 +229,7 @@ class Trainer:
         self.state = tuple(s.detach().float() for s in state)
         value = loss.item()
         if agree([not math.isfinite(value)], self.world)[0]:
-            last = self.run_dir / "last.pt"
-            kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
-            raise SeqgenError(f"loss became {value} at step {self.step}; stopped without saving it "
-                              f"({kept}); try a lower --lr or a --grad-clip")
+            raise self._diverged(f"loss became {value}")
         self.optimizer.step()
         self.step += 1
         return value
@@ -216,13 +254,18 @@ class Trainer:
         with RunDir(self.run_dir) if main else nullcontext() as run, catch_signals() as caught:
             if main:
                 run.write_config(self.config.to_dict())
+                run.truncate_metrics(after_step=self.step)  # rows logged after the checkpoint resumed from
             bar = tqdm(total=1000, initial=int(1000 * min(1.0, self._progress())), unit="‰", dynamic_ncols=True,
                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}", disable=not main or None)
             losses: list[float] = []
             evaluated_at = -1
+            clock = SpeedClock(self.step)
             while True:
                 # Decided together, so that every rank stops (and checkpoints) at the same step.
-                interrupted, done = agree([bool(caught), self.finished()], self.world)
+                interrupted, done, plan = agree(
+                    [bool(caught), self.finished(), clock.tick(t, self.step, self.train_time)], self.world)
+                if plan:
+                    self._plan(run, clock.plan(t, self.step, self.train_time))
                 if interrupted:
                     self._save(run, ["last.pt"])
                     bar.close()
@@ -250,14 +293,25 @@ class Trainer:
             bar.close()
         return TrainResult(self.run_dir, self.step, self.best_val, self.train_time, self.world.main)
 
+    def _plan(self, run: RunDir | None, planned: int) -> None:
+        """Fix a time budget's step count (the largest any rank measured, so all stop together)
+        and record it in the config, which every checkpoint carries."""
+        t = self.config.train
+        t.planned_steps = int(agree_max(planned, self.world))
+        self.echo(f"time budget {t.max_time:g} s: {t.planned_steps} steps at the speed measured up to step {self.step}")
+        if run is not None:
+            run.write_config(self.config.to_dict())
+
     def _progress(self) -> float:
         return progress(self.config.train, self.step, self.train_time, self.batches.steps_per_epoch)
 
     def _eval_and_save(self, run: RunDir | None, bar: tqdm) -> None:
         """Evaluate on rank 0 and write checkpoints there; other ranks only help gather state."""
         names = ["last.pt"]
+        val = self.evaluate() if run is not None else 0.0
+        if agree([not math.isfinite(val)], self.world)[0]:
+            raise self._diverged(f"validation loss became {val}")
         if run is not None:
-            val = self.evaluate()
             if val < self.best_val:
                 names.append("best.pt")
             self.best_val = min(self.best_val, val)
@@ -274,7 +328,18 @@ class Trainer:
             plot_loss_curve(run.metrics, run.path / "loss.png")
         barrier(self.world)
 
+    def _diverged(self, what: str) -> SeqgenError:
+        """The error for a run whose numbers stopped being finite: nothing more is saved, so the
+        last checkpoint on disk stays the last good one."""
+        last = self.run_dir / "last.pt"
+        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
+        return SeqgenError(f"{what} at step {self.step}; stopped without saving it ({kept}); "
+                           "try a lower --lr or a --grad-clip")
+
     def _save(self, run: RunDir | None, names: list[str]) -> None:
+        """Write checkpoints on rank 0, never with weights that are not finite."""
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise self._diverged("the weights became infinite or NaN")
         checkpoint = self.checkpoint()  # every rank takes part: the carried state is gathered
         if run is not None:
             for name in names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from seqgen.cli import main
+from seqgen.run_dir import RunDir
 from seqgen.text.char import CharTokenizer
 
 TINY_MODEL = ["--hidden", "32", "--embed", "16", "--batch-size", "4", "--seq-len", "16", "--eval-every", "10",
@@ -98,7 +100,6 @@ def test_interrupt_saves_and_resume_is_exact(small_text: Path, signum: int) -> N
     assert "Traceback" not in err and "interrupted at step" in err and "--resume" in err
     stopped = torch.load("runs/part/last.pt", weights_only=True)["step"]
     assert 0 < stopped < 300
-    assert not Path("runs/part/.lock").exists()
 
     code, out = run("train", "--resume", "runs/part")
     assert code == 0, out
@@ -154,10 +155,9 @@ def test_corpus_too_small_for_a_batch(tmp_path: Path) -> None:
 
 
 def test_two_runs_in_one_directory_are_refused(small_text: Path) -> None:
-    Path("runs/e").mkdir(parents=True)
-    Path("runs/e/.lock").write_text(str(__import__("os").getpid()))  # a live process holds it
-    code, out = train(small_text, "runs/e", "--max-steps", "2")
-    assert code == 1 and "another training is writing" in out
+    with RunDir(Path("runs/e")):  # this process holds the lock
+        code, out = train(small_text, "runs/e", "--max-steps", "2")
+    assert code == 1 and f"another training (pid {os.getpid()}) is writing" in out
 
 
 def test_corpus_commands() -> None:

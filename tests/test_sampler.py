@@ -29,6 +29,7 @@ def test_greedy_top_k_and_top_p_keep_the_right_tokens() -> None:
     assert draws(SamplingSettings(top_p=0.6)) == {0, 1}
     assert draws(SamplingSettings(top_p=0.96)) == {0, 1, 2, 3}
     assert draws(SamplingSettings()) == {0, 1, 2, 3}
+    assert draws(SamplingSettings(top_p=1e-45)) == {0}  # 0 in float32: still the likeliest token
 
 
 def test_temperature_sharpens_and_flattens() -> None:
@@ -43,7 +44,8 @@ def test_temperature_sharpens_and_flattens() -> None:
 
 @pytest.mark.parametrize("settings, message", [
     (dict(temperature=math.nan), "temperature"), (dict(temperature=-1), "temperature"),
-    (dict(temperature=math.inf), "temperature"), (dict(top_k=-1), "top-k"), (dict(top_p=0), "top-p"),
+    (dict(temperature=math.inf), "temperature"), (dict(temperature=1e-45), "temperature"),
+    (dict(temperature=1e-300), "temperature"), (dict(top_k=-1), "top-k"), (dict(top_p=0), "top-p"),
     (dict(top_p=1.5), "top-p"),
 ])
 def test_impossible_settings_are_refused_when_made(settings: dict, message: str) -> None:

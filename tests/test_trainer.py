@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from seqgen.checkpoint import Checkpoint
-from seqgen.config import Config, TrainConfig
+from seqgen.errors import SeqgenError
+from seqgen.config import Config, TrainConfig, resolve_config
 from seqgen.trainer import Trainer, learning_rate, progress
 
 
@@ -25,9 +29,22 @@ def test_warmup_then_linear_decay_to_the_floor() -> None:
 
 def test_progress_is_the_largest_share_of_the_budgets_set() -> None:
     assert progress(TrainConfig(max_steps=100, max_time=0), 25, 999.0, 10) == 0.25
-    assert progress(TrainConfig(max_steps=0, max_time=60), 999, 30.0, 10) == 0.5
     assert progress(TrainConfig(max_steps=0, max_time=0, epochs=2), 5, 0.0, 10) == 0.25
-    assert progress(TrainConfig(max_steps=100, max_time=60), 10, 30.0, 10) == 0.5
+    # A time budget counts in planned steps, never in seconds, once its step count is fixed...
+    assert progress(TrainConfig(max_steps=0, max_time=60, planned_steps=400), 100, 59.0, 10) == 0.25
+    assert progress(TrainConfig(max_steps=100, max_time=60, planned_steps=400), 50, 1.0, 10) == 0.5
+    # ...before that it only ends a run that has used it up, and a run far slower than planned stops.
+    assert progress(TrainConfig(max_steps=0, max_time=60), 5, 30.0, 10) == 0.0
+    assert progress(TrainConfig(max_steps=0, max_time=60), 5, 60.0, 10) == 1.0
+    assert progress(TrainConfig(max_steps=0, max_time=60, planned_steps=400), 100, 90.0, 10) == 1.0
+
+
+def test_step_or_epoch_flags_switch_the_default_time_budget_off() -> None:
+    assert resolve_config(flags={"max_steps": 200}).train.max_time == 0
+    assert resolve_config(flags={"epochs": 2.0}).train.max_time == 0
+    assert resolve_config(flags={"max_steps": 200, "max_time": 30}).train.max_time == 30
+    assert resolve_config("cpu", flags={"max_steps": 200}).train.max_time == 0
+    assert resolve_config("cpu").train.max_time > 0 and resolve_config().train.max_time == 600
 
 
 def test_a_run_leaves_a_complete_resumable_checkpoint(small_text: Path) -> None:
@@ -46,3 +63,77 @@ def test_a_run_leaves_a_complete_resumable_checkpoint(small_text: Path) -> None:
     x = torch.randint(0, tokenizer.vocab_size, (2, 9))
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(x)[0], trainer.model.eval()(x)[0])
+
+
+def test_weights_that_blow_up_are_never_checkpointed(small_text: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss of the poisoned step is still finite; the evaluation right after it is not."""
+    config = Config()
+    config.update({"corpus": str(small_text), "hidden": 16, "embed": 8, "batch_size": 4, "seq_len": 16,
+                   "max_time": 0, "max_steps": 10, "eval_every": 2, "run_dir": "run"})
+    trainer = Trainer(config, echo=lambda _message: None)
+    step = trainer.optimizer.step
+
+    def poisoned_step(*args, **kwargs):
+        step(*args, **kwargs)
+        if trainer.step == 3:  # the optimizer step that takes the run to step 4
+            trainer.model.head.bias.data.fill_(float("inf"))
+
+    monkeypatch.setattr(trainer.optimizer, "step", poisoned_step)
+    with pytest.raises(SeqgenError, match="validation loss became nan at step 4; stopped without saving"):
+        trainer.run()
+    for name in ("last.pt", "best.pt"):
+        kept = Checkpoint.load(Path("run") / name)
+        assert kept.step == 2 and all(torch.isfinite(t).all() for t in kept.model.values())
+
+
+def tiny_config(corpus: Path, run_dir: str, **train: float) -> Config:
+    config = Config()
+    config.update({"corpus": str(corpus), "hidden": 16, "embed": 8, "batch_size": 4, "seq_len": 16, "dropout": 0.2,
+                   "eval_every": 10_000, "max_steps": 0, "run_dir": run_dir, **train})
+    return config
+
+
+class FakeClock:
+    """``time.perf_counter`` that advances ``tick`` seconds per call, so timing is deterministic."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_time_budget_resume_follows_the_planned_steps_exactly(small_text: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A time budget is planned into steps after the first few; a run interrupted after that and
+    resumed on a clock 40% slower ends with the same weights as the uninterrupted run: the schedule
+    follows the planned steps, never the clock."""
+    quiet = lambda _message: None  # noqa: E731
+    monkeypatch.setattr(time, "perf_counter", FakeClock(0.005))  # 1 s of budget: about 200 steps
+    whole = Trainer(tiny_config(small_text, "whole", max_time=1.0), echo=quiet)
+    whole.run()
+    planned = whole.config.train.planned_steps
+    assert planned == whole.step and 150 < planned < 250
+
+    monkeypatch.setattr(time, "perf_counter", FakeClock(0.005))
+    part = Trainer(tiny_config(small_text, "part", max_time=1.0), echo=quiet)
+    step = part.train_step
+
+    def interrupted_at_100() -> float:
+        loss = step()
+        if part.step == 100:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl+C would, between two steps
+        return loss
+
+    monkeypatch.setattr(part, "train_step", interrupted_at_100)
+    with pytest.raises(SeqgenError, match="interrupted at step 100"):
+        part.run()
+    assert Checkpoint.load("part", name="last.pt").config["train"]["planned_steps"] == planned
+
+    monkeypatch.setattr(time, "perf_counter", FakeClock(0.007))  # the machine got slower
+    resumed = Trainer.resume("part", echo=quiet)
+    resumed.run()
+    a, b = Checkpoint.load("part", name="last.pt"), Checkpoint.load("whole", name="last.pt")
+    assert a.step == b.step == planned and a.train_time > b.train_time
+    for name, tensor in b.model.items():
+        torch.testing.assert_close(a.model[name], tensor, rtol=0, atol=0, msg=name)
