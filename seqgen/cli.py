@@ -288,6 +288,6 @@ def corpus_info(name: str, encoding: str, val_frac: float, test_frac: float) -> 
 @click.option("--checkpoints", default="checkpoints", help="Folder whose run directories are offered.")
 def serve(port: int, host: str, checkpoints: str) -> None:
     """A local web playground: pick a run, generate text or music, see and hear it."""
-    from seqgen.server import serve as run_server
+    from seqgen.serve import serve as run_server
 
     run_server(checkpoints, host, port, echo=click.echo)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
-from test_server import MUSIC_RUN, TEXT_RUN, build_runs
+from test_api import MUSIC_RUN, TEXT_RUN, build_runs
+
+from seqgen.generate import DEFAULT_BARS, DEFAULT_LENGTH
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -116,6 +118,10 @@ def test_playground_in_headless_chromium(server: str, tmp_path: Path) -> None:
             expect(page.locator("#generate")).to_be_enabled()
             options = page.locator("#checkpoint option").all_inner_texts()
             assert options == [f"{MUSIC_RUN} (music)", f"{TEXT_RUN} (text)"]  # newest first
+
+            # The form starts from the library's defaults, sent with the listing.
+            expect(page.locator("#length")).to_have_value(str(DEFAULT_LENGTH))
+            expect(page.locator("#bars")).to_have_value(str(DEFAULT_BARS))
 
             # Text: pick the run, type a seed, generate; the text streams in starting with the seed.
             page.select_option("#checkpoint", TEXT_RUN)

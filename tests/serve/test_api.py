@@ -16,8 +16,9 @@ from starlette.testclient import TestClient
 
 from seqgen.cli import main
 from seqgen.config import Config
-from seqgen.generate import sample_text
-from seqgen.server import MAX_ACTIVE, create_app
+from seqgen.generate import DEFAULT_BARS, DEFAULT_LENGTH, sample_text
+from seqgen.sampler import SamplingSettings
+from seqgen.serve.app import MAX_ACTIVE, create_app
 from seqgen.trainer import Trainer
 
 TEXT_RUN, MUSIC_RUN = "play-lstm", "tunes-gru"
@@ -296,9 +297,10 @@ def test_wrong_domain_and_malformed_bodies(client: TestClient) -> None:
 
 
 def test_concurrent_text_requests_keep_their_own_outputs(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Four clients at once, each several times in a row: each gets its own text, and no two
-    requests share a torch module (nn.LSTM rewrites its flat-weight lists as it runs)."""
-    import seqgen.server
+    """Four clients at once, each several times in a row: each gets its own text, the same as it
+    gets alone, though every request samples from the one loaded module (the sampler copies the
+    weights out and never runs the module, so nothing is copied per request)."""
+    import seqgen.serve.stream
 
     shared = client.app.state.catalog.get(TEXT_RUN).model
     models: list[object] = []
@@ -307,17 +309,24 @@ def test_concurrent_text_requests_keep_their_own_outputs(client: TestClient, mon
         models.append(model)
         return sample_text(model, *args, **kwargs)
 
-    monkeypatch.setattr(seqgen.server, "sample_text", spy)
     names = ["ROMEO", "JULIET", "NURSE", "MERCUTIO"]
+    seeds = {name: f"{name}:" + " O gentle night, number 7 is the one we keep." * 20 for name in names}
+    alone = {name: generate_text(client, seed=seeds[name], length=50, num_samples=2, random_seed=i)[0]
+             for i, name in enumerate(names)}
+    monkeypatch.setattr(seqgen.serve.stream, "sample_text", spy)
     results: dict[str, list[list[str]]] = {name: [] for name in names}
     errors: list[BaseException] = []
 
     def ask(name: str) -> None:
-        seed = f"{name}:" + " O gentle night, number 7 is the one we keep." * 20
+        seed = seeds[name]
         try:
-            for _ in range(8):
-                texts = generate_text(client, seed=seed, length=50, num_samples=2)[0]
+            for round_ in range(8):
+                fixed = round_ % 2 == 1  # every other request with the random seed it had alone
+                texts = generate_text(client, seed=seed, length=50, num_samples=2,
+                                      random_seed=names.index(name) if fixed else None)[0]
                 assert all(t.startswith(seed) and len(t) == len(seed) + 50 for t in texts)
+                if fixed:
+                    assert texts == alone[name]
                 results[name].append(texts)
         except BaseException as err:  # noqa: BLE001 - reported by the main thread
             errors.append(err)
@@ -329,7 +338,19 @@ def test_concurrent_text_requests_keep_their_own_outputs(client: TestClient, mon
         thread.join(60)
     assert not errors, errors
     assert all(len(results[name]) == 8 for name in names)
-    assert len(models) == 32 and len({id(m) for m in models}) == 32 and shared not in models
+    assert len(models) == 32 and all(m is shared for m in models)
+
+
+def test_listing_gives_the_library_defaults_and_requests_get_them(client: TestClient) -> None:
+    defaults = client.get("/api/checkpoints").json()["defaults"]
+    settings = SamplingSettings()
+    assert defaults == {"length": DEFAULT_LENGTH, "bars": DEFAULT_BARS, "num_samples": 1,
+                        "temperature": settings.temperature, "top_k": settings.top_k, "top_p": settings.top_p}
+    texts, _ = generate_text(client, seed="R", random_seed=1)  # no length: the library's default
+    assert len(texts[0]) == 1 + DEFAULT_LENGTH
+    texts, _ = generate_text(client, seed="R", random_seed=1, length=DEFAULT_LENGTH, temperature=settings.temperature,
+                             top_k=settings.top_k, top_p=settings.top_p, num_samples=1)
+    assert len(texts[0]) == 1 + DEFAULT_LENGTH  # the same request spelled out
 
 
 def test_too_many_generations_at_once_get_429(runs: Path) -> None:

@@ -55,6 +55,7 @@ async function loadRuns() {
     if (!response.ok) throw new Error(data.error || response.statusText);
     runs = data.runs;
     $("folder").textContent = `runs under ${data.folder}/`;
+    fillDefaults(data.defaults);
   } catch (err) {
     showError(`Could not list checkpoints: ${err.message}`);
     return;
@@ -65,6 +66,13 @@ async function loadRuns() {
   $("no-runs").hidden = runs.length > 0;
   if (runs.length) selectRun(runs[0].name);
   else setBusy(false);
+}
+
+// The form starts from the server's defaults (seqgen.generate's), the values of fields a request leaves out.
+function fillDefaults(defaults) {
+  for (const [id, value] of Object.entries(defaults || {})) {
+    if ($(id)) $(id).value = value;
+  }
 }
 
 function selectRun(name) {

@@ -1,0 +1,99 @@
+"""Where music generations put their files, and how many generations may run at once.
+
+The server writes each generation's .mid, .musicxml, .wav and .png into a private temporary
+folder under a random id and serves back only the names it wrote there, so a request can never
+name a path of its own. The newest KEEP_OUTPUTS generations are kept; the folder goes when the
+server stops. ``Slots`` caps generations running at once, answering 429 beyond the cap.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from seqgen.errors import SeqgenError
+from seqgen.serve.errors import ApiError
+
+KEEP_OUTPUTS = 64  # music generations whose files are kept
+FORMATS = {"midi": ".mid", "musicxml": ".musicxml", "wav": ".wav", "png": ".png"}
+MEDIA = {".mid": "audio/midi", ".musicxml": "application/vnd.recordare.musicxml+xml", ".wav": "audio/wav",
+         ".png": "image/png"}
+
+
+class Outputs:
+    """Files written by music generations: a private temp folder, random ids, known names only."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="seqgen-serve-"))
+        self.lock = threading.Lock()
+        self.files: OrderedDict[str, dict[str, tuple[Path, str]]] = OrderedDict()
+
+    def save(self, stem: str, pieces: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+        """Write each piece in every format under a new id; the id and, per sample, its facts,
+        the URLs of its files and the formats that failed (one failing spares the others).
+        ``stem`` (a safe file-name part) begins the names the files download as."""
+        from seqgen.music.writers import write_music  # music21 and friends: only once music is asked for
+
+        token = secrets.token_hex(16)
+        folder = self.root / token
+        folder.mkdir()
+        files: dict[str, tuple[Path, str]] = {}
+        samples = []
+        try:
+            for number, piece in enumerate(pieces, 1):
+                entry: dict[str, Any] = {"sample": number, "notes": piece.n_notes, "tracks": len(piece.tracks),
+                                         "seconds": round(piece.seconds, 2), "files": {}, "errors": {}}
+                for fmt, suffix in FORMATS.items():
+                    name = f"sample-{number}{suffix}"
+                    try:
+                        write_music(piece, folder / name)
+                    except SeqgenError as err:
+                        entry["errors"][fmt] = str(err)
+                        continue
+                    files[name] = (folder / name, f"{stem}-{token[:6]}-{number}{suffix}")
+                    entry["files"][fmt] = f"/api/files/{token}/{name}"
+                samples.append(entry)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.add(token, files)
+        return token, samples
+
+    def add(self, token: str, files: dict[str, tuple[Path, str]]) -> None:
+        """Offer ``files`` (name -> (path, download name)) under ``token``; drop the oldest."""
+        with self.lock:
+            self.files[token] = files
+            while len(self.files) > KEEP_OUTPUTS:
+                old, _ = self.files.popitem(last=False)
+                shutil.rmtree(self.root / old, ignore_errors=True)
+
+    def find(self, token: str, name: str) -> tuple[Path, str]:
+        """The path and download name of a file the server wrote, or a 404."""
+        with self.lock:
+            found = self.files.get(token, {}).get(name)
+        if found is None or not found[0].is_file():
+            raise ApiError(404, "no such file (outputs of old generations are removed)")
+        return found
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Slots:
+    """At most ``limit`` generations at once; one more is refused with a 429."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sem = threading.BoundedSemaphore(limit)
+
+    def take(self) -> None:
+        if not self.sem.acquire(blocking=False):
+            raise ApiError(429, f"{self.limit} generations are already running; try again when one finishes")
+
+    def give(self) -> None:
+        self.sem.release()
