@@ -18,13 +18,17 @@ import torch
 from torch import Tensor
 
 from seqgen.atomic import atomic_path
-from seqgen.config import Config
+from seqgen.config import SECTIONS, Config, ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
 from seqgen.paths import RUNS_DIR
-from seqgen.tokenizer import Tokenizer, tokenizer_from_state
+from seqgen.tokenizer import Tokenizer, tokenizer_class, tokenizer_from_state
 
 FORMAT_VERSION = 1
+#: Tokenizer-state sizes that each add at least that many ids to the vocabulary (grid ``Pos_n`` and
+#: ``Dur_n``, performance ``Shift_n``), so none can exceed the model's: checked before the codec
+#: lays its vocabulary out, since a crafted 10^8 would otherwise cost gigabytes first.
+VOCAB_SIZES = {"steps_per_quarter", "max_duration_steps", "max_shift_steps"}
 
 
 @dataclass
@@ -65,21 +69,107 @@ class Checkpoint:
         return self.optimizer is not None
 
     def build(self) -> tuple[LanguageModel, Tokenizer, Config]:
-        """The model (weights loaded, CPU), tokenizer and config stored in this checkpoint."""
-        try:
-            config = Config.from_dict(self.config)
-            tokenizer = tokenizer_from_state(self.tokenizer)
-            model = LanguageModel(config.model)
-            model.load_state_dict(self.model)
-        except (KeyError, TypeError, RuntimeError) as err:
-            raise SeqgenError(f"checkpoint is damaged or inconsistent: {str(err).splitlines()[0][:160]}") from None
+        """The model (weights loaded, CPU), tokenizer and config stored in this checkpoint.
+
+        Everything is checked before anything is built: sizes read from a damaged or crafted file
+        (hidden=40000 beside small weights, a 10^8-step codec) must not be allocated first and
+        compared afterwards."""
+        config = self.validate()
+        tokenizer = self._tokenizer(config.model.vocab_size)
+        model = LanguageModel(config.model)
+        model.load_state_dict(self.model)
         return model, tokenizer, config
+
+    def validate(self) -> Config:
+        """The stored config, once it is valid and every stored weight has the shape it implies and
+        a finite value."""
+        config = _stored_config(self.config)
+        weights = self.model
+        if not isinstance(weights, dict) or not all(isinstance(t, Tensor) for t in weights.values()):
+            raise _damaged("its weights are not a table of tensors")
+        # Every layer has tensors of its own; this bound also spares listing 10^9 layers' shapes.
+        if config.model.layers > len(weights):
+            raise _damaged(f"its config has {config.model.layers} layers but there are only {len(weights)} weights")
+        expected = weight_shapes(config.model)
+        if expected.keys() != weights.keys():
+            name = min(expected.keys() ^ weights.keys(), key=str)
+            raise _damaged(f"weight {name} is {'missing' if name in expected else 'unexpected'}")
+        for name, tensor in weights.items():
+            if tensor.shape != expected[name]:
+                raise _damaged(f"weight {name} has shape {tuple(tensor.shape)}, its config implies {expected[name]}")
+            if not torch.isfinite(tensor).all():
+                raise _damaged(f"weight {name} holds NaN or infinite values")
+        return config
+
+    def _tokenizer(self, vocab_size: int) -> Tokenizer:
+        """The stored tokenizer, refused unless it has exactly the model's ``vocab_size`` ids: a
+        larger one crashes sampling with an IndexError, a smaller one samples ids it cannot decode."""
+        state = self.tokenizer
+        if not isinstance(state, dict) or not isinstance(state.get("kind"), str):
+            raise _damaged("its tokenizer is not a table with a kind")
+        try:
+            tokenizer_class(state["kind"])
+        except SeqgenError as err:
+            raise _damaged(str(err)) from None
+        for key in sorted(VOCAB_SIZES & state.keys()):
+            value = state[key]
+            if type(value) is not int or not 0 < value <= vocab_size:
+                raise _damaged(f"its tokenizer's {key} is not a whole number in 1..{vocab_size} (the model's ids)")
+        try:
+            tokenizer = tokenizer_from_state(state)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise _damaged(f"its {state['kind']} tokenizer cannot be rebuilt ({err})") from None
+        if tokenizer.vocab_size != vocab_size:
+            raise SeqgenError(f"checkpoint is inconsistent: the tokenizer has {tokenizer.vocab_size} ids "
+                              f"but the model {vocab_size}")
+        return tokenizer
+
+
+def weight_shapes(m: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """``LanguageModel(m).state_dict()``'s shapes, computed without building it (a test pins the
+    two together). Not a model on the meta device: its first ``normal_`` imports torch._dynamo,
+    which doubled the start-up time of ``seqgen sample``."""
+    gates = {"lstm": 4, "peephole": 4, "gru": 3}.get(m.cell, 1) * m.hidden
+    shapes = {"embedding.weight": (m.vocab_size, m.embed)}
+    for k in range(m.layers):
+        shapes.update({f"rnn.weight_ih_l{k}": (gates, m.hidden if k else m.embed),
+                       f"rnn.weight_hh_l{k}": (gates, m.hidden), f"rnn.bias_ih_l{k}": (gates,),
+                       f"rnn.bias_hh_l{k}": (gates,)})
+        if m.cell == "peephole":
+            shapes[f"rnn.peep_l{k}"] = (3, m.hidden)
+    return shapes | {"head.weight": (m.vocab_size, m.hidden), "head.bias": (m.vocab_size,)}
+
+
+def _stored_config(data: Any) -> Config:
+    """A stored config (``Config.to_dict()``: a table of sections of plain values), validated."""
+    if not isinstance(data, dict) or not all(k in SECTIONS and isinstance(v, dict) for k, v in data.items()):
+        raise _damaged("its config is not a table of settings by section")
+    try:
+        config = Config.from_dict(data)
+        config.validate()
+    except SeqgenError as err:
+        raise _damaged(f"its config is invalid: {err}") from None
+    return config
+
+
+def _damaged(detail: str) -> SeqgenError:
+    return SeqgenError(f"checkpoint is damaged: {_first_line(detail, 240)}")
+
+
+def _first_line(detail: object, limit: int) -> str:
+    """One short line, however long or multi-line the text (often from a crafted file) is."""
+    text = str(detail).strip()
+    return text.splitlines()[0][:limit] if text else type(detail).__name__
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write a payload dict (plain data and tensors) to ``path`` atomically and durably."""
     with atomic_path(path, "checkpoint") as tmp:
-        torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
+        try:
+            torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
+        except RuntimeError as err:  # torch's zip writer reports a full disk so ("unexpected pos ...")
+            raise SeqgenError(f"could not write checkpoint {path}: disk full or write failed "
+                              f"({_first_line(err, 120)})") from None
 
 
 def resolve_checkpoint(spec: str | Path | None, name: str = "best.pt") -> Path:
@@ -105,14 +195,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported content"
-        raise SeqgenError(f"{path} is not a safe seqgen checkpoint (refused to load: {first[:200]})") from None
+        raise SeqgenError(f"{path} is not a safe seqgen checkpoint (refused to load: {_first_line(err, 200)})") from None
     except Exception as err:  # a malformed file can fail anywhere inside torch.load's parsers
-        raise SeqgenError(f"{path} is not a readable checkpoint (truncated or not a checkpoint: {str(err).strip()[:120] or type(err).__name__})") from None
+        raise SeqgenError(f"{path} is not a readable checkpoint (truncated or not a checkpoint: "
+                          f"{_first_line(err, 120)})") from None
     if not isinstance(payload, dict) or "format_version" not in payload or "model" not in payload:
         raise SeqgenError(f"{path} is not a seqgen checkpoint")
     version = payload["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if type(version) is not int or version < 1:  # not bool: True == 1 would pass as format 1
+        raise SeqgenError(f"{path} is damaged: its format version is {version!r:.40}, not a whole number >= 1")
+    if version > FORMAT_VERSION:
         raise SeqgenError(
             f"{path} has checkpoint format {version}, newer than this seqgen understands "
             f"({FORMAT_VERSION}); upgrade seqgen"

@@ -6,6 +6,7 @@ reproduced and a checkpoint sampled without the flags that made it.
 
 from __future__ import annotations
 
+import numbers
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
@@ -73,6 +74,9 @@ class TrainConfig:
     reset_prob: float = 0.01
     max_steps: int = 0  # 0 = no step limit
     max_time: float = 600.0  # seconds of training (evaluation excluded); 0 = no time limit
+    # The step count a time budget comes to on this machine, measured over the first steps and then
+    # fixed, so the learning-rate schedule (and so a resumed run) follows steps, not the clock.
+    planned_steps: int = 0
     epochs: float = 0.0  # 0 = no epoch limit
     eval_every: int = 1000
     eval_streams: int = 16
@@ -166,11 +170,12 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(kind if isinstance(kind, str) else kind.__name__)
     if kind is None or isinstance(value, kind):
         return value
-    if kind is bool or isinstance(value, bool):
-        raise SeqgenError(f"setting {name!r} expects a {kind.__name__}, got {value!r}")
+    # Only scalars convert: str() or int() would also accept a TOML list or a checkpoint's tensor.
+    if kind is bool or isinstance(value, bool) or not isinstance(value, (str, numbers.Number)):
+        raise SeqgenError(f"setting {name!r} expects a {kind.__name__}, got {value!r:.60}")
     try:
         converted = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         raise SeqgenError(f"setting {name!r} expects a {kind.__name__}, got {value!r}") from None
     if kind is int and converted != value:
         raise SeqgenError(f"setting {name!r} expects a whole number, got {value!r}")
@@ -202,9 +207,17 @@ def load_preset(name: str) -> dict[str, Any]:
 
 def resolve_config(preset: str | None = None, file: str | Path | None = None,
                    flags: dict[str, Any] | None = None) -> Config:
-    """The defaults, overridden by a shipped preset, then a TOML file, then explicit flags."""
+    """The defaults, overridden by a shipped preset, then a TOML file, then explicit flags.
+
+    A layer that sets a step or epoch budget without a time budget means a step schedule: it turns
+    off the time budget of the layers below it (otherwise the default 600 s would still count, and
+    one slow early step would move the learning rate).
+    """
     config = Config()
     for layer in (load_preset(preset) if preset else None, load_toml(file) if file else None, flags):
         if layer:
+            train = {**layer, **layer.get("train", {})}
+            if (train.get("max_steps") or train.get("epochs")) and "max_time" not in train:
+                config.update({"max_time": 0.0})
             config.update(layer)
     return config

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgen.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from seqgen.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint, weight_shapes
+from seqgen.config import CELLS, ModelConfig
 from seqgen.errors import SeqgenError
+from seqgen.model import LanguageModel
 
 
 class Payload:
@@ -81,3 +83,29 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch:
     monkeypatch.undo()
     assert load_checkpoint(path)["step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
+
+
+def test_full_disk_inside_torch_save_keeps_the_previous_checkpoint(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch's zip writer reports a full disk as a RuntimeError, not an OSError.
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "step": 1})
+
+    def disk_full(*_args, **_kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . unexpected pos 64 vs 0\nmore detail")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(SeqgenError, match=r"could not write checkpoint .*last.pt: disk full or write failed "
+                                          r"\(.*unexpected pos 64 vs 0\)$"):
+        save_checkpoint(path, {"model": {"w": torch.ones(3)}, "step": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers, tie", [(1, False), (3, True)])
+def test_weight_shapes_are_the_models(cell: str, layers: int, tie: bool) -> None:
+    config = ModelConfig(cell=cell, layers=layers, hidden=8, embed=8 if tie else 5, tie_weights=tie, vocab_size=11)
+    actual = {name: tuple(t.shape) for name, t in LanguageModel(config).state_dict().items()}
+    assert weight_shapes(config) == actual

@@ -110,7 +110,11 @@ class SentencePieceTokenizer(TextTokenizer):
             self.sp.LoadFromSerializedProto(self.model)
         except (RuntimeError, OSError) as exc:
             raise SeqgenError(f"the saved {self.kind} tokenizer is corrupt or not a sentencepiece model ({exc})") from exc
-        self.table = [_piece_text(self.sp, i) for i in range(self.sp.get_piece_size())]
+        ids = range(self.sp.get_piece_size())
+        self.table = [_piece_text(self.sp, i) for i in ids]
+        # Never generated: <unk> and the byte-fallback pieces decode to U+FFFD (or to nothing), and
+        # control ids to nothing. Seeds still encode through the byte pieces.
+        self.banned = tuple(i for i in ids if self.sp.is_unknown(i) or self.sp.is_control(i) or self.sp.is_byte(i))
 
     @classmethod
     def fit(cls, train_docs: Iterable[str], vocab_size: int = 1000, **options: Any) -> SentencePieceTokenizer:

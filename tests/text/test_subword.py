@@ -10,7 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
+from seqgen.model import LanguageModel
+from seqgen.sampler import SamplingSettings, generate
 from seqgen.text.subword import BPETokenizer, SentencePieceTokenizer, UnigramTokenizer
 from seqgen.text.shakespeare import shakespeare
 from seqgen.tokenizer import fit_tokenizer, tokenizer_class, tokenizer_from_state
@@ -75,6 +78,20 @@ def test_unseen_characters(tok: SentencePieceTokenizer) -> None:
     assert tok.decode(ids) == expected
     assert "".join(tok.decode([i]) for i in ids) == expected
     assert tok.encode_seed("\u00e9t\u00e9") == tok.encode("\u00e9t\u00e9")
+
+
+def test_unknown_and_byte_pieces_are_never_sampled(tok: SentencePieceTokenizer) -> None:
+    # An untrained model at a high temperature draws nearly uniformly, so it would soon hit <unk>
+    # or a byte piece (which decode to U+FFFD) if they were not banned.
+    sp = tok.sp
+    assert sp.unk_id() in tok.banned and sum(sp.is_byte(i) for i in tok.banned) == 256
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(layers=1, hidden=16, embed=8, vocab_size=tok.vocab_size))
+    steps = generate(model, tok.encode_seed("ROMEO:"), 10_000, SamplingSettings(temperature=1.5), 1,
+                     torch.Generator().manual_seed(0), tok.banned)
+    ids = torch.cat(list(steps)).tolist()
+    assert len(ids) == 10_000 and not set(ids) & set(tok.banned)
+    assert "\ufffd" not in tok.decode(ids)
 
 
 def test_seed(tok: SentencePieceTokenizer) -> None:
