@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from seqgen.atomic import atomic_path
-from seqgen.config import SECTIONS, Config, ModelConfig
+from seqgen.config import SECTIONS, Config
 from seqgen.errors import SeqgenError
-from seqgen.model import LanguageModel
+from seqgen.model import LanguageModel, weight_shapes
 from seqgen.paths import RUNS_DIR
 from seqgen.tokenizer import Tokenizer, tokenizer_class, tokenizer_from_state
 
@@ -123,21 +123,6 @@ class Checkpoint:
             raise SeqgenError(f"checkpoint is inconsistent: the tokenizer has {tokenizer.vocab_size} ids "
                               f"but the model {vocab_size}")
         return tokenizer
-
-
-def weight_shapes(m: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """``LanguageModel(m).state_dict()``'s shapes, computed without building it (a test pins the
-    two together). Not a model on the meta device: its first ``normal_`` imports torch._dynamo,
-    which doubled the start-up time of ``seqgen sample``."""
-    gates = {"lstm": 4, "peephole": 4, "gru": 3}.get(m.cell, 1) * m.hidden
-    shapes = {"embedding.weight": (m.vocab_size, m.embed)}
-    for k in range(m.layers):
-        shapes.update({f"rnn.weight_ih_l{k}": (gates, m.hidden if k else m.embed),
-                       f"rnn.weight_hh_l{k}": (gates, m.hidden), f"rnn.bias_ih_l{k}": (gates,),
-                       f"rnn.bias_hh_l{k}": (gates,)})
-        if m.cell == "peephole":
-            shapes[f"rnn.peep_l{k}"] = (3, m.hidden)
-    return shapes | {"head.weight": (m.vocab_size, m.hidden), "head.bias": (m.vocab_size,)}
 
 
 def _stored_config(data: Any) -> Config:

@@ -61,6 +61,22 @@ def gru_step(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     return n + z * (h - n)
 
 
+def weight_shapes(m: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """``LanguageModel(m).state_dict()``'s shapes, computed without building it, so a checkpoint's
+    sizes can be checked before anything is allocated (a test pins the two together). Not a model
+    on the meta device: its first ``normal_`` imports torch._dynamo, which doubled the start-up
+    time of ``seqgen sample``."""
+    gates = {"lstm": 4, "peephole": 4, "gru": 3}.get(m.cell, 1) * m.hidden
+    shapes = {"embedding.weight": (m.vocab_size, m.embed)}
+    for k in range(m.layers):
+        shapes.update({f"rnn.weight_ih_l{k}": (gates, m.hidden if k else m.embed),
+                       f"rnn.weight_hh_l{k}": (gates, m.hidden), f"rnn.bias_ih_l{k}": (gates,),
+                       f"rnn.bias_hh_l{k}": (gates,)})
+        if m.cell == "peephole":
+            shapes[f"rnn.peep_l{k}"] = (3, m.hidden)
+    return shapes | {"head.weight": (m.vocab_size, m.hidden), "head.bias": (m.vocab_size,)}
+
+
 class PeepholeLSTM(nn.Module):
     """Stacked peephole LSTM with nn.LSTM's parameter names and layout (plus ``peep_l{k}``)."""
 

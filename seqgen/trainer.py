@@ -170,7 +170,7 @@ class Trainer:
         ckpt = Checkpoint.load(spec, name="last.pt")
         if not ckpt.resumable:
             raise SeqgenError(f"{ckpt.path} holds no training state to resume from")
-        config = Config.from_dict(ckpt.config)
+        config = ckpt.validate()
         config.train.run_dir = str(ckpt.path.parent)
         if "max_time" in (overrides or {}):
             config.train.planned_steps = 0  # a new time budget is planned afresh

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgen.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint, weight_shapes
-from seqgen.config import CELLS, ModelConfig
+from seqgen.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from seqgen.errors import SeqgenError
-from seqgen.model import LanguageModel
 
 
 class Payload:
@@ -101,11 +99,3 @@ def test_full_disk_inside_torch_save_keeps_the_previous_checkpoint(tmp_path: Pat
     monkeypatch.undo()
     assert load_checkpoint(path)["step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
-
-
-@pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("layers, tie", [(1, False), (3, True)])
-def test_weight_shapes_are_the_models(cell: str, layers: int, tie: bool) -> None:
-    config = ModelConfig(cell=cell, layers=layers, hidden=8, embed=8 if tie else 5, tie_weights=tie, vocab_size=11)
-    actual = {name: tuple(t.shape) for name, t in LanguageModel(config).state_dict().items()}
-    assert weight_shapes(config) == actual

@@ -2,8 +2,7 @@ import pytest
 import torch
 
 from seqgen.config import ModelConfig
-from seqgen.model import LanguageModel
-from seqgen.model import Stepper
+from seqgen.model import LanguageModel, Stepper, weight_shapes
 
 CELLS = ["lstm", "gru", "rnn", "rnn-relu", "peephole"]
 
@@ -46,3 +45,11 @@ def test_tied_weights_share_one_tensor() -> None:
     assert model.head.weight is model.embedding.weight
     untied = LanguageModel(ModelConfig(vocab_size=10, hidden=8, embed=8))
     assert model.num_parameters() == untied.num_parameters() - 80
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers, tie", [(1, False), (3, True)])
+def test_weight_shapes_are_the_models(cell: str, layers: int, tie: bool) -> None:
+    config = ModelConfig(cell=cell, layers=layers, hidden=8, embed=8 if tie else 5, tie_weights=tie, vocab_size=11)
+    actual = {name: tuple(t.shape) for name, t in LanguageModel(config).state_dict().items()}
+    assert weight_shapes(config) == actual
