@@ -78,8 +78,24 @@ def test_sample_options(small_text: Path) -> None:
 
 def test_default_checkpoint_is_newest_run(small_text: Path) -> None:
     assert train(small_text, "checkpoints/old", "--max-steps", "5")[0] == 0
-    code, out = run("sample", "--seed", "J", "--length", "5")
-    assert code == 0 and out.startswith("J"), out
+    assert train(small_text, "checkpoints/new", "--max-steps", "5", "--hidden", "24")[0] == 0
+    greedy = ("--seed", "J", "--length", "30", "--temperature", "0")
+    old, new = (run("sample", "--checkpoint", f"checkpoints/{name}", *greedy)[1] for name in ("old", "new"))
+    assert old != new and old.startswith("J") and new.startswith("J")
+    os.utime("checkpoints/old/best.pt", (1, 1))  # older by a wide margin, whatever the clock's resolution
+    assert run("sample", *greedy) == (0, new)
+    os.utime("checkpoints/new/best.pt", (0, 0))  # now the other run is the newest
+    assert run("sample", *greedy) == (0, old)
+
+
+def test_a_preset_with_a_step_budget(small_text: Path) -> None:
+    """The shipped preset's settings apply; a step budget given on top turns its time budget off."""
+    code, out = run("train", "--corpus", small_text, "--run-dir", "runs/p", "--preset", "cpu", "--hidden", "32",
+                    "--embed", "16", "--max-steps", "12", "--eval-every", "6")
+    assert code == 0 and "done: step 12" in out, out
+    config = json.loads(Path("runs/p/config.json").read_text())
+    assert config["model"]["cell"] == "gru" and config["train"]["lr"] == 7e-3  # from the preset
+    assert config["model"]["hidden"] == 32 and config["train"]["max_time"] == 0  # from the flags
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

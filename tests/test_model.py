@@ -31,13 +31,22 @@ def test_lstm_forget_gate_bias_is_one() -> None:
 
 
 @pytest.mark.parametrize("init", ["orthogonal", "xavier", "kaiming"])
-def test_init_options_change_the_recurrent_weights(init: str) -> None:
+def test_init_options_set_each_gate_block_as_named(init: str) -> None:
+    """Each gate's block gets the named scheme on its own: its spread depends on the block's
+    fan-in and fan-out (hidden 24, embed 8, so the input and recurrent blocks differ)."""
     torch.manual_seed(0)
-    w = LanguageModel(ModelConfig(vocab_size=10, hidden=8, embed=8, init=init)).rnn.weight_hh_l0.detach()
-    if init == "orthogonal":
-        gate = w[:8]
-        torch.testing.assert_close(gate @ gate.T, torch.eye(8), atol=1e-5, rtol=0)
-    assert w.abs().max() > 1 / 8 ** 0.5  # beyond the default uniform(-1/sqrt(h), 1/sqrt(h)) bound
+    hidden, embed = 24, 8
+    rnn = LanguageModel(ModelConfig(vocab_size=10, hidden=hidden, embed=embed, init=init)).rnn
+    for weight, fan_in in ((rnn.weight_ih_l0, embed), (rnn.weight_hh_l0, hidden)):
+        for block in weight.detach().split(hidden):  # the i, f, g, o gates
+            if init == "orthogonal":
+                rows = block if fan_in == hidden else block.T
+                torch.testing.assert_close(rows @ rows.T, torch.eye(len(rows)), atol=1e-5, rtol=0)
+                continue
+            # uniform(-b, b): xavier b = sqrt(6 / (fan_in + fan_out)); kaiming (linear) b = sqrt(3 / fan_in)
+            bound = (6 / (fan_in + hidden)) ** 0.5 if init == "xavier" else (3 / fan_in) ** 0.5
+            assert block.abs().max() <= bound and block.abs().max() > 0.9 * bound
+            assert block.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.2)
 
 
 def test_tied_weights_share_one_tensor() -> None:

@@ -44,3 +44,23 @@ def test_char_encoding_is_vectorised_but_exact() -> None:
     assert ids.tolist()[:-2] == [tok.chars.index(c) for c in text]
     assert ids.tolist()[-2:] == [tok.unk_id, tok.unk_id]  # unseen, below and above the largest code point
     assert tok.encode("\U0010ffff\x00") == [tok.unk_id, tok.unk_id]
+
+
+def test_unknown_symbol_is_never_sampled() -> None:
+    """An untrained model gives the unknown id a real share of probability; the ban must hold
+    over 10,000 tokens drawn hot (and without it, the same draw does produce it)."""
+    from seqgen.config import ModelConfig
+    from seqgen.model import LanguageModel
+    from seqgen.sampler import SamplingSettings, generate
+
+    tok = CharTokenizer.fit(["ROMEO:\nO gentle night\n"])
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=tok.vocab_size, hidden=16, embed=8)).eval()
+
+    def draw(banned: tuple[int, ...]) -> str:
+        g = torch.Generator().manual_seed(0)
+        ids = torch.stack(list(generate(model, tok.encode("R"), 1000, SamplingSettings(temperature=2), 10, g, banned)))
+        return tok.decode(ids.flatten().tolist())
+
+    assert CharTokenizer.UNK in draw(())
+    assert CharTokenizer.UNK not in draw(tok.banned)
