@@ -7,6 +7,7 @@ flushed too, so neither a crash nor a power cut leaves a half file where a good 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -35,7 +36,8 @@ def atomic_path(path: Path, what: str = "") -> Iterator[Path]:
         label = f"{what} " if what else ""
         raise SeqgenError(f"could not write {label}{path}: {err.strerror or err}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the folder is not there: nothing was left in it
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, data: bytes | str, what: str = "") -> None:
