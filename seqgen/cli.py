@@ -157,20 +157,26 @@ def _without_nproc(argv: list[str]) -> list[str]:
 @click.option("--random-seed", type=int, default=None, help="Seed for reproducible samples.")
 @click.option("--primer", type=click.Path(dir_okay=False), default=None,
               help="Music: a MIDI/MusicXML/ABC file whose music the sample continues.")
-@click.option("--bars", default=0.0, help="Music: length in bars (0: use --length).")
-@click.option("--seconds", default=0.0, help="Music: length in seconds (0: use --length).")
+@click.option("--bars", default=0.0, help="Music: length in bars (0: use --length); with --primer, bars after it.")
+@click.option("--seconds", default=0.0, help="Music: length in seconds (0: use --length); with --primer, after it.")
+@click.option("--only-new", is_flag=True,
+              help="Music: write only the continuation of --primer, starting at bar 1, with the primer's tempo, "
+                   "meter, key and tracks.")
+@click.option("--tempo", type=float, default=None,
+              help="Music: tempo of the output in quarter notes per minute (20-300; default: the primer's or the "
+                   "model's). Only the file's tempo changes: the model is not conditioned on it.")
 @click.option("--out", type=click.Path(dir_okay=False), multiple=True,
               help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
 def sample(checkpoint: str | None, seed: str, length: int | None, temperature: float, top_k: int, top_p: float,
            num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
-           out: tuple[str, ...]) -> None:
+           only_new: bool, tempo: float | None, out: tuple[str, ...]) -> None:
     """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
     from seqgen.checkpoint import Checkpoint
     from seqgen.generate import SampleRequest
     from seqgen.sampler import SamplingSettings
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
-                            bars, seconds, primer)
+                            bars, seconds, primer, only_new, tempo)
     model, tokenizer, _ = Checkpoint.load(checkpoint).build()
     if tokenizer.domain == "music":
         _sample_music(model, tokenizer, request, out)
@@ -214,12 +220,25 @@ def _sample_music(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...]
             click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
         click.echo("(pass --out FILE.mid to write MIDI)", err=True)
         return
-    for path in map(Path, out):
-        for index, piece in enumerate(pieces, 1):
+    for index, piece in enumerate(pieces, 1):
+        summary = _written_summary(piece)
+        for path in map(Path, out):
             target = path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
             write_music(piece, target)
-            click.echo(f"wrote {target} ({len(piece.tracks)} tracks, {piece.n_notes} notes, {piece.seconds:.1f} s)",
-                       err=True)
+            click.echo(f"wrote {target} ({summary})", err=True)
+
+
+def _written_summary(piece: Any) -> str:
+    """Tracks and notes as the MIDI writer writes them (after it drops duplicate and empty ones,
+    so the counts match what a DAW shows), bars begun, key and tempo."""
+    from seqgen.music.midi_io import piece_to_midi
+    from seqgen.music.writers import bar_lines
+
+    instruments = piece_to_midi(piece).instruments
+    notes = sum(len(i.notes) for i in instruments)
+    bars = sum(1 for q in bar_lines(piece) if q < piece.end - 1e-9)
+    key = f", key {piece.key}" if piece.key else ""
+    return f"{len(instruments)} tracks, {notes} notes, {bars} bars{key}, {piece.tempo_qpm:g} qpm"
 
 
 @main.command(name="eval")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -23,6 +23,8 @@ from seqgen.tokenizer import Tokenizer
 #: Default length of a sample: tokens of text, bars of music.
 DEFAULT_LENGTH = 1000
 DEFAULT_BARS = 16
+#: Range of ``--tempo``, in quarter notes per minute.
+MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 
 
 @dataclass
@@ -39,6 +41,8 @@ class SampleRequest:
     bars: float = 0.0
     seconds: float = 0.0
     primer: str | None = None  # music: a file whose music the samples continue
+    only_new: bool = False  # music: keep just the continuation of the primer, moved to quarter 0
+    tempo: float | None = None  # music: the output's tempo in quarters per minute (not the model's)
 
     def __post_init__(self) -> None:
         if self.length is not None and self.length <= 0:
@@ -49,6 +53,10 @@ class SampleRequest:
             raise SeqgenError("give a positive --bars or --seconds, not both")
         if self.seed and self.primer:
             raise SeqgenError("give --seed or --primer, not both")
+        if self.only_new and not self.primer:
+            raise SeqgenError("--only-new keeps what follows a --primer: give one")
+        if self.tempo is not None and not MIN_TEMPO <= self.tempo <= MAX_TEMPO:
+            raise SeqgenError(f"tempo must be {MIN_TEMPO:g} to {MAX_TEMPO:g} quarters per minute, got {self.tempo:g}")
 
     def generator(self) -> torch.Generator:
         g = torch.Generator()
@@ -112,12 +120,19 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     """
     if tokenizer.domain != "music":
         raise SeqgenError("this checkpoint generates text: write it to stdout or a .txt file")
-    if request.primer:
-        start = tokenizer.encode_primer(request.primer)
+    primer = tokenizer.read_primer(request.primer) if request.primer else None
+    if primer:
+        start = tokenizer.encode(primer, end=False)
     elif request.seed:
         start = tokenizer.encode_seed(request.seed)
     else:
         start = tokenizer.start_ids()
+    # New music begins on the bar line after the primer, so --bars counts new bars only.
+    offset = _bar_line_after(primer, primer.end) if primer else 0.0
+
+    def shaped(ids: list[int]) -> Any:
+        return _with_meta(tokenizer.decode(ids), tokenizer, primer, request.tempo)
+
     bars, seconds = request.bars, request.seconds
     if not (bars or seconds or request.length):
         bars = DEFAULT_BARS
@@ -131,27 +146,96 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
                 ids[index].append(token)
                 ended[index] = token == tokenizer.end_id
         if all(ended) or (count % CHECK_EVERY == 0 and (bars or seconds)
-                          and all(_long_enough(tokenizer.decode(s), bars, seconds) for s in ids)):
+                          and all(_long_enough(shaped(s), offset, bars, seconds) for s in ids)):
             break
-    pieces = [tokenizer.decode(s) for s in ids]
-    return [_cut(p, _end_quarter(p, bars, seconds)) for p in pieces] if bars or seconds else pieces
+    pieces = [shaped(s) for s in ids]
+    if bars or seconds:
+        pieces = [_cut(p, _end_quarter(p, offset, bars, seconds)) for p in pieces]
+    if request.only_new:
+        pieces = [_from(p, offset) for p in pieces]
+    return [with_key(p) for p in pieces]
 
 
-def _end_quarter(piece: Any, bars: float, seconds: float) -> float:
-    """Where ``bars`` bars (in the opening meter) or ``seconds`` seconds end, in quarters."""
+def _bar_line_after(piece: Any, quarter: float) -> float:
+    """The first bar line at or after ``quarter``, following the piece's meter changes."""
+    line = 0.0
+    while line < quarter - 1e-9:
+        num, den = piece.meter_at(line)
+        line += max(num * 4 / den, 0.25)
+    return line
+
+
+def _with_meta(piece: Any, tokenizer: Tokenizer, primer: Any, tempo: float | None) -> Any:
+    """Give a decoded piece the primer's tempo, meter, key and tracks (the codec keeps only its
+    quantised tempo and its corpus's track names), and ``tempo`` when one is asked for."""
+    if primer:
+        piece.tempo_qpm, piece.tempo_changes = primer.tempo_qpm, list(primer.tempo_changes)
+        piece.time_signature = primer.time_signature
+        piece.time_signature_changes = list(primer.time_signature_changes)
+        piece.key, piece.title = primer.key, primer.title
+        table = tokenizer.tracks
+        owner = {}  # the track table's (name, program, drum) of a slot -> the primer track in it
+        for position, track in enumerate(primer.tracks):
+            slot = table.tracks[table.slot(track, position)]
+            owner.setdefault((slot["name"], slot["program"], slot["is_drum"]), track)
+        for track in piece.tracks:
+            source = owner.get((track.name, track.program, track.is_drum))
+            if source:
+                track.name, track.program, track.is_drum = source.name, source.program, source.is_drum
+    if tempo is not None:
+        piece.tempo_qpm, piece.tempo_changes = float(tempo), []
+    return piece
+
+
+def with_key(piece: Any) -> Any:
+    """Name the piece's key when it has none (the model writes no key), so MIDI and MusicXML get a
+    key signature and notation software spells A major with three sharps, not accidentals.
+
+    music21's Krumhansl-Schmuckler analysis over the pitched notes, weighted by duration."""
+    notes = [n for t in piece.tracks if not t.is_drum for n in t.notes]
+    if piece.key or not notes:
+        return piece
+    from music21 import note, stream
+
+    from seqgen.music.midi_io import normalise_key
+
+    melody = stream.Stream()
+    for n in notes:
+        melody.insert(n.start, note.Note(n.pitch, quarterLength=max(n.duration, 1 / 12)))
+    found = melody.analyze("key")
+    piece.key = normalise_key(f"{found.tonic.name} {found.mode}")
+    return piece
+
+
+def _from(piece: Any, offset: float) -> Any:
+    """The music from ``offset`` on, moved to start at quarter 0, under the tempo and meter in
+    force there (a DAW user drops it after the clip it continues)."""
+    piece.tempo_qpm = [qpm for q, qpm in piece.tempo_map() if q <= offset][-1]
+    piece.tempo_changes = [(q - offset, qpm) for q, qpm in piece.tempo_changes if q > offset]
+    piece.time_signature = piece.meter_at(offset)
+    piece.time_signature_changes = [(q - offset, n, d) for q, n, d in piece.time_signature_changes if q > offset]
+    for track in piece.tracks:
+        track.notes = [replace(n, start=n.start - offset) for n in track.notes if n.start >= offset - 1e-9]
+    return piece
+
+
+def _end_quarter(piece: Any, start: float, bars: float, seconds: float) -> float:
+    """Where ``bars`` bars (in the meter at ``start``) or ``seconds`` seconds after ``start`` end,
+    in quarters."""
     if bars:
-        num, den = piece.time_signature
-        return bars * num * 4 / den
-    to_seconds, quarter = piece.to_seconds(), 0.0
-    while to_seconds(quarter) < seconds:
+        num, den = piece.meter_at(start)
+        return start + bars * num * 4 / den
+    to_seconds, quarter = piece.to_seconds(), start
+    begin = to_seconds(start)
+    while to_seconds(quarter) - begin < seconds:
         if quarter > piece.end:
             return math.inf  # not that long yet
         quarter += 0.25
     return quarter
 
 
-def _long_enough(piece: Any, bars: float, seconds: float) -> bool:
-    return piece.end >= _end_quarter(piece, bars, seconds)
+def _long_enough(piece: Any, start: float, bars: float, seconds: float) -> bool:
+    return piece.end >= _end_quarter(piece, start, bars, seconds)
 
 
 def _cut(piece: Any, end: float) -> Any:

@@ -180,6 +180,10 @@ class MusicTokenizer(Tokenizer):
 
     def encode_primer(self, path: str | Path) -> list[int]:
         """A MIDI/MusicXML/ABC file's first piece as ids, without the end token (``--primer``)."""
+        return self.encode(self.read_primer(path), end=False)
+
+    def read_primer(self, path: str | Path) -> Piece:
+        """A MIDI/MusicXML/ABC file's first piece, or a one-line error saying why there is none."""
         from seqgen.music.reader import is_music_file, read_music
 
         path = Path(path).expanduser()
@@ -190,7 +194,7 @@ class MusicTokenizer(Tokenizer):
         reasons = []
         for label, piece in read_music(path):
             if isinstance(piece, Piece):
-                return self.encode(piece, end=False)
+                return piece
             reasons.append(f"{label}: {piece}")
         raise SeqgenError(f"primer file {path} could not be used ({'; '.join(reasons)})")
 
