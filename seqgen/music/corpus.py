@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Bump when parsing changes what a Piece holds, so stale caches (ours and the token arrays keyed
 #: by our fingerprint) are rebuilt. Independent of any codec.
-ADAPTER_VERSION = 1
+ADAPTER_VERSION = 2  # 2: repeats expanded, Piece.bars and Piece.issues
 CACHE_FORMAT = 1
 #: Folder names that mark a corpus laid out in its own splits.
 SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
@@ -125,7 +125,15 @@ class MusicCorpus(Corpus):
             )
         convert = self.transform or (lambda piece: piece)
         self._entries = [(e["split"], convert(Piece.from_dict(e["piece"]))) for e in data["entries"]]
+        if issues := self.issue_text():
+            log.info("%s: pieces kept despite %s", self.name, issues)
         return self._entries
+
+    def issue_text(self) -> str:
+        """How many pieces carry each kind of reader issue, e.g. ``"short bars 20"``. They are
+        kept: bars come from the score's own bar starts, so a short bar misplaces nothing."""
+        counts = Counter(issue.split(":")[0] for _, p in self._load() for issue in p.issues)
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
 
     def _read_cache(self) -> dict[str, Any] | None:
         try:
@@ -181,6 +189,7 @@ class MusicCorpus(Corpus):
             "seconds": round(sum(p.seconds for p in pieces), 1),
             "track names": ", ".join(f"{n} ({c})" for n, c in names.most_common(6)),
             "skipped files": len(self.skipped),
+            "kept with issues": self.issue_text() or "none",
             "splits": ", ".join(f"{s} {len(sizes[s])}" for s in ("train", "val", "test")) + f" pieces ({split_text})",
             "cache": str(self.cache_path),
         }

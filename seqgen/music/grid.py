@@ -7,12 +7,15 @@ A piece reads like a score, one bar at a time::
 ``Pos_n`` is the onset within the bar in grid steps (default 12 per quarter note, so sixteenths
 and eighth-note triplets are exact), ``Dur_n`` the length in steps. ``Track_n`` and ``Vel_n`` are
 stated only when they change. ``TimeSig`` follows the ``Bar`` it starts at; ``Tempo`` follows a
-``Pos``. Because time is counted in beats, the model sees metre directly, and a chorale round-trips
+``Pos``. ``Bar`` sits at the piece's own bar starts (``Piece.bars``) where it has them, else every
+bar length of the meter in force. A bar shorter than its meter (a part ending before a repeat)
+ends with a bare ``Pos_n`` (no note after it) that gives its length, so later bars stay in place. Because time is counted in beats, the model sees metre directly, and a chorale round-trips
 exactly: every on-grid note comes back with its pitch, onset, duration and track.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -156,18 +159,13 @@ class GridTokenizer(MusicTokenizer):
         events.sort()
 
         ids = [tid[(PIECE, None)], tid[(TIMESIG, meter)], tid[(TEMPO, tempo)]]
-        bar_start, i, ci = 0, 0, 0
+        i = 0
         track = velocity = None
-        while i < len(events):
+        for bar_start, bar_end, new in self._bars(doc, meter, meter_changes, events[-1][0] if events else -1):
             ids.append(tid[(BAR, None)])
-            new = meter
-            while ci < len(meter_changes) and meter_changes[ci][0] <= bar_start:
-                new = meter_changes[ci][1]
-                ci += 1
             if new != meter:
                 ids.append(tid[(TIMESIG, new)])
                 meter = new
-            bar_end = bar_start + self._bar_steps_of(meter)  # type: ignore[operator]
             pos = None
             while i < len(events) and events[i][0] < bar_end:
                 e = events[i]
@@ -187,23 +185,49 @@ class GridTokenizer(MusicTokenizer):
                         velocity = vel
                     ids.append(tid[(DUR, dur)])
                 i += 1
-            bar_start = bar_end
+            if i < len(events) and bar_end - bar_start < self._bar_steps_of(meter):  # type: ignore[operator]
+                ids.append(tid[(POS, bar_end - bar_start)])  # a short bar states its length
         if end:
             ids.append(tid[(END, None)])
         return ids
+
+    def _bars(self, doc: Piece, meter: tuple[int, int], meter_changes: list[tuple[int, tuple[int, int]]],
+              last: int) -> list[tuple[int, int, tuple[int, int]]]:
+        """``(start, end, meter)`` in steps of each bar up to the one holding step ``last``.
+
+        Bars start at the piece's own bar starts; a bar longer than its meter is split where the
+        meter ends (Pos tokens stop there). Notes beyond the last bar start of ``doc.bars`` go
+        into further bars of the meter in force, as for a piece without bars (MIDI files).
+        """
+        res = self.steps
+        own = sorted({round(q * res) for q in doc.bars if q > 0})
+        bars, start, ci = [], 0, 0
+        while start <= last:
+            while ci < len(meter_changes) and meter_changes[ci][0] <= start:
+                meter = meter_changes[ci][1]
+                ci += 1
+            end = start + self._bar_steps_of(meter)  # type: ignore[operator]
+            k = bisect.bisect_right(own, start)
+            if k < len(own):
+                end = min(end, own[k])
+            bars.append((start, end, meter))
+            start = end
+        return bars
 
     # -- decoding --------------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> Piece:
         """Any ids -> a Piece. Reads one piece: stops at ``End`` or at a ``Piece`` after content.
         Ids outside the vocabulary, positions past the bar's end and pitches without a duration
-        are skipped; a time signature met mid-bar takes effect at the next bar."""
+        are skipped; a time signature met mid-bar takes effect at the next bar. A bare ``Pos``
+        right before a ``Bar`` ends that bar there; the bar starts read go to ``Piece.bars``."""
         res, kinds, values, n_ids = self.steps, self.kinds, self.values, len(self.names)
         head_meter = meter = next_meter = self.default_meter
         meters: dict[int, tuple[int, int]] = {}
         tempi: dict[int, int] = {}
         head_tempo = self.default_tempo
         bar_start: int | None = None
-        pos, pos_in_bar, started = 0, False, False
+        bar_starts: list[int] = []
+        pos, pos_in_bar, bare_pos, started = 0, False, False, False
         track, velocity, pitch = 0, self.default_velocity, None
         notes: dict[int, list[Note]] = defaultdict(list)
         for raw in ids:
@@ -226,14 +250,16 @@ class GridTokenizer(MusicTokenizer):
                     head_tempo = value
                 else:
                     tempi[bar_start + pos] = value
+                    bare_pos = False
             elif kind == BAR:
                 if bar_start is None:
                     bar_start = 0
                 else:
-                    bar_start += self._bar_steps_of(meter)  # type: ignore[operator]
+                    bar_start += pos if bare_pos and pos > 0 else self._bar_steps_of(meter)  # type: ignore[operator]
                     if next_meter != meter:
                         meters[bar_start] = meter = next_meter
-                pos, pos_in_bar, started = 0, False, True
+                bar_starts.append(bar_start)
+                pos, pos_in_bar, bare_pos, started = 0, False, False, True
             elif kind == TRACK:
                 track = value
             elif kind == VEL:
@@ -241,10 +267,11 @@ class GridTokenizer(MusicTokenizer):
             elif kind in (POS, PITCH):
                 if bar_start is None:
                     bar_start, started = 0, True
+                    bar_starts.append(0)
                 if kind == PITCH:
-                    pitch = value
+                    pitch, bare_pos = value, False
                 elif value < self._bar_steps_of(meter):  # type: ignore[operator]
-                    pos, pos_in_bar = value, True
+                    pos, pos_in_bar, bare_pos = value, True, True
             elif kind == DUR and pitch is not None:
                 notes[track].append(Note(pitch, (bar_start + pos) / res, value / res, velocity))  # type: ignore[operator]
                 pitch = None
@@ -256,6 +283,7 @@ class GridTokenizer(MusicTokenizer):
             time_signature=first_meter,
             tempo_changes=[(s / res, float(t)) for s, t in _changes(tempi, tempo)],
             time_signature_changes=[(s / res, m[0], m[1]) for s, m in _changes(meters, first_meter)],
+            bars=[s / res for s in bar_starts],
         )
 
 

@@ -2,8 +2,8 @@
 
 A score is notation: ties, chords, grace notes, pickup bars and voices. A Piece is what sounds,
 so on the way in ties are merged, chords become several notes, grace notes are dropped and
-repeats are left unexpanded (as the score is printed). A pickup bar is padded at the front so that
-bar lines fall on multiples of the bar length, which is what a grid codec's ``Bar`` token assumes.
+repeats and first/second endings are expanded (as the tune is played). A pickup bar is padded at
+the front so that it starts on its beat, and the measures' own starts become ``Piece.bars``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,42 @@ def _pickup_shift(part: Any) -> float:
     return missing if first.number == 0 and len(measures) > 1 and missing > 0 else 0.0
 
 
+def _bars(part: Any, shift: float) -> tuple[list[float], list[int]]:
+    """Bar starts in quarters and the numbers of the bars between the first and the last whose
+    notes do not fill their meter, e.g. where music21 dropped a note (one with an ``H`` fermata
+    in ABC). Two short bars that make one full bar (a part ending on the beat before the next
+    part's pickup) are notation, not a fault: they count as one bar, whose downbeat is the
+    first's. The padded pickup bar starts at 0."""
+    measures = list(part.getElementsByClass("Measure"))
+    if not measures:
+        return [], []
+    lengths = [float(m.duration.quarterLength) for m in measures]
+    full = [_bar_length(m) for m in measures]
+    completes = [False] + [lengths[i - 1] < full[i - 1] and lengths[i - 1] + lengths[i] == full[i - 1]
+                           for i in range(1, len(measures))]
+    starts = sorted({0.0} | {float(m.offset) + shift for m, done in zip(measures[1:], completes[1:]) if not done})
+    short = [int(measures[i].number) for i in range(1, len(measures) - 1)
+             if lengths[i] < full[i] and not completes[i] and not completes[i + 1]]
+    return starts, short
+
+
+def _bar_length(measure: Any) -> float:
+    """Quarters in a full bar of the measure's meter (its own length when it has no meter)."""
+    try:
+        return float(measure.barDuration.quarterLength)
+    except Exception:  # music21 raises when no time signature is in force
+        return float(measure.duration.quarterLength)
+
+
+def _expand_repeats(score: Any) -> tuple[Any, list[str]]:
+    """The score with repeats and first/second endings played out, or as printed (with the
+    reason as an issue) when music21 cannot expand it: the notes are still worth keeping."""
+    try:
+        return score.expandRepeats(), []
+    except Exception as exc:  # music21 raises several types on unbalanced repeat marks
+        return score, [f"repeats not expanded: {type(exc).__name__}"]
+
+
 def _track_from_flat(flat: Any, name: str, program: int, is_drum: bool, shift: float) -> Track:
     notes: list[Note] = []
     velocity = DEFAULT_VELOCITY
@@ -71,13 +107,19 @@ def _track_from_flat(flat: Any, name: str, program: int, is_drum: bool, shift: f
     return Track(name=name, program=program, is_drum=is_drum, notes=notes)
 
 
-def piece_from_music21(score: Any, title: str = "") -> Piece:
+def piece_from_music21(score: Any, title: str = "", expand_repeats: bool = True) -> Piece:
     """Each part becomes its own track, named after the part (Soprano, Alto, ...)."""
     from music21 import key as m21key
     from music21 import stream
 
+    issues: list[str] = []
+    if expand_repeats:
+        score, issues = _expand_repeats(score)
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     shift = _pickup_shift(parts[0])
+    bars, short = _bars(parts[0], shift)
+    if short:
+        issues.append("short bars: " + ", ".join(map(str, short)))
     tracks: list[Track] = []
     first_flat = None
     for i, part in enumerate(parts):
@@ -129,6 +171,8 @@ def piece_from_music21(score: Any, title: str = "") -> Piece:
         title=title or name,
         tempo_changes=tempo_changes,
         time_signature_changes=meter_changes,
+        bars=bars,
+        issues=issues,
     )
 
 

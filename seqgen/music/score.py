@@ -46,6 +46,12 @@ class Piece:
     ``tempo_qpm`` and ``time_signature`` hold at time 0; later changes (rare in the corpora we
     read, but real in MIDI files) are listed in ``tempo_changes`` as ``(quarter, qpm)`` and in
     ``time_signature_changes`` as ``(quarter, numerator, denominator)``, sorted by time.
+
+    ``bars`` are the score's own bar starts in quarters, sorted, from 0: a score may hold short
+    or long bars (a dropped note, a part ending before a repeat), which time-signature arithmetic
+    would put every later bar line in the wrong place for. Empty when unknown (MIDI files): bars
+    then follow the meter. ``issues`` are what the reader noticed but kept the piece despite, as
+    short tagged lines (``"short bars: 4, 8"``, ``"repeats not expanded: ..."``).
     """
 
     tracks: list[Track] = field(default_factory=list)
@@ -55,6 +61,8 @@ class Piece:
     title: str = ""
     tempo_changes: list[tuple[float, float]] = field(default_factory=list)
     time_signature_changes: list[tuple[float, int, int]] = field(default_factory=list)
+    bars: list[float] = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -115,6 +123,8 @@ class Piece:
             "time_signature": list(self.time_signature),
             "tempo_changes": [list(c) for c in self.tempo_changes],
             "time_signature_changes": [list(c) for c in self.time_signature_changes],
+            "bars": list(self.bars),
+            "issues": list(self.issues),
             "tracks": [
                 {
                     "name": t.name,
@@ -144,6 +154,8 @@ class Piece:
             title=data["title"],
             tempo_changes=[(q, t) for q, t in data["tempo_changes"]],
             time_signature_changes=[(q, n, d) for q, n, d in data["time_signature_changes"]],
+            bars=list(data.get("bars", [])),  # caches written before bars were read have none
+            issues=list(data.get("issues", [])),
         )
 
 
@@ -164,4 +176,6 @@ def transpose(piece: Piece, semitones: int) -> Piece:
         title=piece.title,
         tempo_changes=list(piece.tempo_changes),
         time_signature_changes=list(piece.time_signature_changes),
+        bars=list(piece.bars),
+        issues=list(piece.issues),
     )
