@@ -171,6 +171,8 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
            num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
            only_new: bool, tempo: float | None, out: tuple[str, ...]) -> None:
     """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
+    import torch
+
     from seqgen.checkpoint import Checkpoint
     from seqgen.generate import SampleRequest
     from seqgen.sampler import SamplingSettings
@@ -178,6 +180,11 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
                             bars, seconds, primer, only_new, tempo)
     model, tokenizer, _ = Checkpoint.load(checkpoint).build()
+    # This process is ours, so the (process-global) thread count is ours to choose. A few streams
+    # get one thread: a step is latency-bound, its ops are too small to split, and splitting them
+    # stalls every op whenever the other core is busy.
+    if num_samples < 16:
+        torch.set_num_threads(1)
     if tokenizer.domain == "music":
         _sample_music(model, tokenizer, request, out)
     else:
@@ -305,8 +312,11 @@ def corpus_info(name: str, encoding: str, val_frac: float, test_frac: float) -> 
 @click.option("--port", default=8000, help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", help="Address to bind; the default serves this machine only.")
 @click.option("--checkpoints", default="checkpoints", help="Folder whose run directories are offered.")
-def serve(port: int, host: str, checkpoints: str) -> None:
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also accept requests addressed to NAME (a host name or address others reach this "
+                   "server by; repeatable). Other Host headers are refused, against DNS rebinding.")
+def serve(port: int, host: str, checkpoints: str, allow_hosts: tuple[str, ...]) -> None:
     """A local web playground: pick a run, generate text or music, see and hear it."""
     from seqgen.serve import serve as run_server
 
-    run_server(checkpoints, host, port, echo=click.echo)
+    run_server(checkpoints, host, port, echo=click.echo, allow_hosts=allow_hosts)

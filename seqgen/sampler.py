@@ -67,27 +67,22 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     The seed is fed once; the state is then copied to every sample and advanced one token at a
     time, never re-running the prefix. The model is left as it is (weights are copied out).
     ``banned`` ids (e.g. a tokenizer's "unknown" symbol) are never drawn.
+
+    It runs on the CPU and leaves torch's thread count alone: the count is process-global, so
+    only a caller that owns the process may choose it (the CLI's ``sample`` does; the server,
+    with requests running side by side, does not).
     """
     if not seed:
         raise ValueError("generate() needs at least one seed token to start from")
-    # Generation runs on the CPU: for models of this size a step is latency-bound, and the CPU has
-    # no kernel-launch cost per op. A few streams get one thread: their ops are too small to split,
-    # and splitting them stalls every op whenever the other core is busy.
-    threads = torch.get_num_threads()
-    if num_samples < 16:
-        torch.set_num_threads(1)
-    try:
-        step = model.stepper()
-        state = tuple(torch.zeros(model.config.layers, 1, model.config.hidden) for _ in model.init_state(1))
-        for token in seed:  # prime: the same single-step code path, batch of one
-            logits, state = step(torch.tensor([token]), state)
-        state = tuple(s.expand(-1, num_samples, -1).contiguous() for s in state)
-        logits = logits.expand(num_samples, -1)
-        ban = torch.zeros(logits.shape[-1])
-        ban[list(banned)] = float("-inf")
-        for _ in range(length):
-            tokens = choose(logits + ban if banned else logits, settings, generator)
-            yield tokens
-            logits, state = step(tokens, state)
-    finally:
-        torch.set_num_threads(threads)
+    step = model.stepper()
+    state = tuple(torch.zeros(model.config.layers, 1, model.config.hidden) for _ in model.init_state(1))
+    for token in seed:  # prime: the same single-step code path, batch of one
+        logits, state = step(torch.tensor([token]), state)
+    state = tuple(s.expand(-1, num_samples, -1).contiguous() for s in state)
+    logits = logits.expand(num_samples, -1)
+    ban = torch.zeros(logits.shape[-1])
+    ban[list(banned)] = float("-inf")
+    for _ in range(length):
+        tokens = choose(logits + ban if banned else logits, settings, generator)
+        yield tokens
+        logits, state = step(tokens, state)

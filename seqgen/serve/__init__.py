@@ -15,10 +15,12 @@ Routes (every error is ``{"error": "..."}`` with a 4xx status, never a traceback
 A checkpoint is chosen by run name from the listing, never by a path from the request. Output
 files live in a temporary folder owned by the server under random ids. Loaded models are cached
 per file and modification time, so a run that is still training shows its newest ``best.pt``.
+Requests must name the server in their Host header as it is reachable (``--allow-host`` adds names).
 
 The modules, in the order a request meets them:
 
-- ``app``      the Starlette app: routes, their handlers, the Host/CSP guard, errors, ``serve()``
+- ``guard``    the Host header check (against DNS rebinding) and the same-origin policy headers
+- ``app``      the Starlette app: routes, their handlers, errors, ``serve()``
 - ``fields``   the JSON body and its fields, checked and turned into a ``SampleRequest``
 - ``catalog``  the runs under the checkpoint folder and their loaded models
 - ``stream``   a text generation in a worker thread, streamed as server-sent events

@@ -1,5 +1,5 @@
-"""The playground's web app: its routes and their handlers, the guard every request passes, the
-one error handler, and ``serve()``, which runs it under uvicorn.
+"""The playground's web app: its routes and their handlers, the one error handler, and
+``serve()``, which runs it under uvicorn behind the guard (``seqgen.serve.guard``).
 
 Handlers are plain module-level functions; what they share (the ``Catalog`` of runs, the
 ``Outputs`` folder and the generation ``Slots``) lives on ``request.app.state``, set up by
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,15 +28,15 @@ from starlette.staticfiles import StaticFiles
 from seqgen.errors import SeqgenError
 from seqgen.generate import SampleRequest, sample_music
 from seqgen.paths import slug
-from seqgen.serve.catalog import Catalog, Run
+from seqgen.serve.catalog import Catalog, Run, printable
 from seqgen.serve.errors import ApiError
 from seqgen.serve.fields import MUSIC_FIELDS, TEXT_FIELDS, parse_fields, read_json, sample_request, sampling_defaults
+from seqgen.serve.guard import AllowedHosts, Guard, is_loopback
 from seqgen.serve.outputs import MEDIA, Outputs, Slots
 from seqgen.serve.stream import TextJob
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_ACTIVE = 4  # generations running at once; more get 429
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger("seqgen.serve")
 
 
@@ -46,7 +46,8 @@ def index(_request: Request) -> Response:
 
 def checkpoints(request: Request) -> Response:
     catalog: Catalog = request.app.state.catalog
-    return JSONResponse({"folder": str(catalog.root), "runs": catalog.listing(), "defaults": sampling_defaults()})
+    return JSONResponse({"folder": printable(str(catalog.root)), "runs": catalog.listing(),
+                         "defaults": sampling_defaults()})
 
 
 def loss_curve(request: Request) -> Response:
@@ -107,48 +108,15 @@ async def generate_music(request: Request) -> Response:
 
 def error(request: Request, exc: Exception) -> Response:
     """Every error as ``{"error": message}``: 4xx for what the client can fix, else a 500."""
-    if isinstance(exc, ApiError):
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
-    if isinstance(exc, SeqgenError):
-        return JSONResponse({"error": str(exc)}, status_code=400)
+    if isinstance(exc, (ApiError, SeqgenError)):  # the message may quote a name UTF-8 cannot hold
+        status = exc.status if isinstance(exc, ApiError) else 400
+        return JSONResponse({"error": printable(str(exc))}, status_code=status)
     if isinstance(exc, HTTPException):
         message = {404: f"not found: {request.url.path}",
                    405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
     log.error("unexpected error", exc_info=exc)
     return JSONResponse({"error": "internal error (see the server's log)"}, status_code=500)
-
-
-class Guard:
-    """Refuses requests whose Host header is not an allowed name (DNS rebinding: a web page
-    reaching the local server through a name of its own), and sends every response with a
-    same-origin policy: no framing, no foreign scripts, no content sniffing."""
-
-    POLICY = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
-              "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-    HEADERS = ((b"content-security-policy", POLICY.encode()), (b"x-content-type-options", b"nosniff"),
-               (b"referrer-policy", b"no-referrer"))
-
-    def __init__(self, app: Callable[..., Any], allowed_hosts: list[str] | None = None) -> None:
-        self.app, self.allowed = app, allowed_hosts
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.HEADERS]
-            await send(message)
-
-        if self.allowed is not None:
-            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
-            name = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
-            if name not in self.allowed:
-                response = JSONResponse({"error": f"unexpected Host header {host!r}: open the page through "
-                                                  f"one of {', '.join(self.allowed)}"}, status_code=400)
-                return await response(scope, receive, send_with_headers)
-        await self.app(scope, receive, send_with_headers)
 
 
 @asynccontextmanager
@@ -170,10 +138,11 @@ ROUTES = [
 ]
 
 
-def create_app(root: str | Path, allowed_hosts: list[str] | None = None) -> Starlette:
-    """The playground for the runs under ``root``; ``allowed_hosts`` guards against DNS rebinding."""
+def create_app(root: str | Path, host: str = "127.0.0.1", allow_hosts: Iterable[str] = ()) -> Starlette:
+    """The playground for the runs under ``root``, served on the address ``host``: requests must
+    name it (or one of ``allow_hosts``) in their Host header (see ``seqgen.serve.guard``)."""
     handlers = {ApiError: error, SeqgenError: error, HTTPException: error, Exception: error}
-    app = Starlette(routes=ROUTES, middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+    app = Starlette(routes=ROUTES, middleware=[Middleware(Guard, hosts=AllowedHosts(host, allow_hosts))],
                     exception_handlers=handlers, lifespan=lifespan)
     app.state.catalog = Catalog(Path(root).expanduser())
     app.state.outputs = Outputs()
@@ -182,8 +151,14 @@ def create_app(root: str | Path, allowed_hosts: list[str] | None = None) -> Star
 
 
 def serve(checkpoints: str | Path, host: str = "127.0.0.1", port: int = 8000,
-          echo: Callable[[str], None] = print) -> None:
-    """Serve the playground until Ctrl+C. Port 0 picks a free port (printed)."""
+          echo: Callable[[str], None] = print, allow_hosts: Iterable[str] = ()) -> None:
+    """Serve the playground until Ctrl+C. Port 0 picks a free port (printed). ``allow_hosts``:
+    names besides ``host`` that requests may reach it by (e.g. a host name others use).
+
+    The server leaves torch's thread count as the process starts with and sets nothing per
+    request: the count is process-global, so requests that set and restore it while others run
+    race, and can leave the whole process at one thread. (The CLI's ``sample``, a process of its
+    own, does choose one thread for a few streams.)"""
     import uvicorn
 
     root = Path(checkpoints).expanduser()
@@ -200,13 +175,13 @@ def serve(checkpoints: str | Path, host: str = "127.0.0.1", port: int = 8000,
         reason = getattr(err, "strerror", None) or err
         raise SeqgenError(f"cannot listen on {host} port {port}: {reason}; pass another --port or --host") from None
     port = sock.getsockname()[1]
-    local = host.strip("[]").lower() in LOOPBACK
-    app = create_app(root, list(LOOPBACK) if local else None)
+    app = create_app(root, host, allow_hosts)
     runs = len(Catalog(root).folders())
     bare = host.strip("[]")
     shown = f"[{bare}]" if ":" in bare else bare
     echo(f"seqgen playground on http://{shown}:{port}/ ({runs} run{'s' * (runs != 1)} under {root}); Ctrl+C stops it")
-    if not local:
-        echo(f"warning: listening on {host}: anyone who can reach this address can run generations")
+    if not is_loopback(host):
+        echo(f"warning: listening on {host}: anyone who can reach this address can run generations; it answers "
+             f"requests addressed to {AllowedHosts(host, allow_hosts)} (--allow-host NAME adds a name)")
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])

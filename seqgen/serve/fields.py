@@ -52,6 +52,8 @@ async def read_json(request: Request) -> dict[str, Any]:
         data = json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as err:
         raise ApiError(400, f"body is not valid JSON: {err}") from None
+    except RecursionError:  # e.g. 50,000 "[": the parser recurses once per level
+        raise ApiError(400, "body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object")
     return data

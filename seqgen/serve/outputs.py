@@ -2,12 +2,15 @@
 
 The server writes each generation's .mid, .musicxml, .wav and .png into a private temporary
 folder under a random id and serves back only the names it wrote there, so a request can never
-name a path of its own. The newest KEEP_OUTPUTS generations are kept; the folder goes when the
-server stops. ``Slots`` caps generations running at once, answering 429 beyond the cap.
+name a path of its own. The newest KEEP_OUTPUTS generations, at most MAX_OUTPUT_BYTES of them, are
+kept; the folder goes when the server stops. A format that cannot be written is that sample's
+error, never the request's: the other formats' files are kept. ``Slots`` caps generations running
+at once, answering 429 beyond the cap.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -20,25 +23,31 @@ from seqgen.errors import SeqgenError
 from seqgen.serve.errors import ApiError
 
 KEEP_OUTPUTS = 64  # music generations whose files are kept
+MAX_OUTPUT_BYTES = 256 * 1024**2  # and at most this many bytes of them (the newest always stays)
+#: Longest piece rendered to .wav (120 s is 5 to 10 MB of it): pretty_midi's synthesis holds
+#: the whole piece in memory, ~1.8 GB per track for 5,000 s, and a performance model's 5,000
+#: tokens can ask for ~650 s a sample. Longer pieces get no .wav; their other files are written.
+MAX_AUDIO_SECONDS = 120
 FORMATS = {"midi": ".mid", "musicxml": ".musicxml", "wav": ".wav", "png": ".png"}
 MEDIA = {".mid": "audio/midi", ".musicxml": "application/vnd.recordare.musicxml+xml", ".wav": "audio/wav",
          ".png": "image/png"}
+log = logging.getLogger("seqgen.serve")
 
 
 class Outputs:
     """Files written by music generations: a private temp folder, random ids, known names only."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = KEEP_OUTPUTS, max_bytes: int = MAX_OUTPUT_BYTES) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="seqgen-serve-"))
+        self.keep, self.max_bytes = keep, max_bytes
         self.lock = threading.Lock()
         self.files: OrderedDict[str, dict[str, tuple[Path, str]]] = OrderedDict()
+        self.sizes: dict[str, int] = {}  # bytes of each generation's files
 
     def save(self, stem: str, pieces: list[Any]) -> tuple[str, list[dict[str, Any]]]:
         """Write each piece in every format under a new id; the id and, per sample, its facts,
         the URLs of its files and the formats that failed (one failing spares the others).
         ``stem`` (a safe file-name part) begins the names the files download as."""
-        from seqgen.music.writers import write_music  # music21 and friends: only once music is asked for
-
         token = secrets.token_hex(16)
         folder = self.root / token
         folder.mkdir()
@@ -50,10 +59,9 @@ class Outputs:
                                          "seconds": round(piece.seconds, 2), "files": {}, "errors": {}}
                 for fmt, suffix in FORMATS.items():
                     name = f"sample-{number}{suffix}"
-                    try:
-                        write_music(piece, folder / name)
-                    except SeqgenError as err:
-                        entry["errors"][fmt] = str(err)
+                    failure = write_one(piece, folder / name)
+                    if failure:
+                        entry["errors"][fmt] = failure
                         continue
                     files[name] = (folder / name, f"{stem}-{token[:6]}-{number}{suffix}")
                     entry["files"][fmt] = f"/api/files/{token}/{name}"
@@ -65,11 +73,14 @@ class Outputs:
         return token, samples
 
     def add(self, token: str, files: dict[str, tuple[Path, str]]) -> None:
-        """Offer ``files`` (name -> (path, download name)) under ``token``; drop the oldest."""
+        """Offer ``files`` (name -> (path, download name)) under ``token``; drop the oldest
+        generations beyond ``keep`` or ``max_bytes``."""
+        size = sum(path.stat().st_size for path, _ in files.values())
         with self.lock:
-            self.files[token] = files
-            while len(self.files) > KEEP_OUTPUTS:
+            self.files[token], self.sizes[token] = files, size
+            while len(self.files) > 1 and (len(self.files) > self.keep or sum(self.sizes.values()) > self.max_bytes):
                 old, _ = self.files.popitem(last=False)
+                del self.sizes[old]
                 shutil.rmtree(self.root / old, ignore_errors=True)
 
     def find(self, token: str, name: str) -> tuple[Path, str]:
@@ -82,6 +93,24 @@ class Outputs:
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def write_one(piece: Any, path: Path) -> str | None:
+    """Write ``piece`` to ``path`` (its suffix picks the format); None, or why it was not written.
+    Any failure is caught: the writers sit on music21 and pretty_midi, which raise many types."""
+    from seqgen.music.writers import write_music  # music21 and friends: only once music is asked for
+
+    if path.suffix == ".wav" and piece.seconds > MAX_AUDIO_SECONDS:
+        return (f"no audio for a piece over {MAX_AUDIO_SECONDS} s (this one is {piece.seconds:.0f} s): "
+                "download the MIDI to hear it")
+    try:
+        write_music(piece, path)
+    except SeqgenError as err:
+        return str(err)
+    except Exception:
+        log.exception("writing %s failed", path.name)
+        return f"could not write the {path.suffix} file (see the server's log)"
+    return None
 
 
 class Slots:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
-from test_api import MUSIC_RUN, TEXT_RUN, build_runs
+from tiny_runs import MUSIC_RUN, TEXT_RUN
 
 from seqgen.generate import DEFAULT_BARS, DEFAULT_LENGTH
 
@@ -27,10 +27,9 @@ SCREENSHOT = os.environ.get("SEQGEN_SCREENSHOT")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """Base URL of ``seqgen serve --port 0`` on tiny runs; stopped with Ctrl+C (SIGINT) after."""
-    root = tmp_path_factory.mktemp("serve")
-    runs = build_runs(root)
+def server(runs: Path):
+    """Base URL of ``seqgen serve --port 0`` on the tiny runs; stopped with Ctrl+C (SIGINT) after."""
+    root = runs.parent
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "serve", "--port", "0", "--checkpoints", str(runs)],
                             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
