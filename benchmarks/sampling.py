@@ -32,15 +32,21 @@ def make_model(cell: str = "lstm") -> LanguageModel:
 
 
 def seqgen_rate(model: LanguageModel, length: int, streams: int, repeats: int) -> float:
-    """Best tokens/s (all streams together) of ``seqgen.sampler.generate``, seed of one token."""
-    from seqgen.sampler import SamplingSettings, generate
+    """Best tokens/s (all streams together) of ``seqgen.sampler.generate``, seed of one token, with
+    the thread count ``seqgen sample`` would choose for that many streams."""
+    from seqgen.sampler import SamplingSettings, generate, threads_for
 
     def run() -> None:
         for _ in generate(model, [0], length, SamplingSettings(), streams, torch.Generator().manual_seed(0)):
             pass
 
-    run()  # warm-up: first-call allocations and lazy initialisation
-    return max(length * streams / timed(run) for _ in range(repeats))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads_for(streams))
+    try:
+        run()  # warm-up: first-call allocations and lazy initialisation
+        return max(length * streams / timed(run) for _ in range(repeats))
+    finally:
+        torch.set_num_threads(threads)
 
 
 @torch.inference_mode()
@@ -62,7 +68,8 @@ def rows(options: Options) -> list[Row]:
     one, many, single, repeats = (100, 20, 50, 1) if options.quick else (3000, 400, 1000, 3)
     model = make_model()
     threads = torch.get_num_threads()
-    size = f"lstm {LAYERS}x{HIDDEN}, embed {EMBED}, vocab {VOCAB}, temperature 1, {threads} torch threads"
+    size = (f"lstm {LAYERS}x{HIDDEN}, embed {EMBED}, vocab {VOCAB}, temperature 1, threads as seqgen sample "
+            f"sets them (1 below 16 streams, else {threads})")
     one_rate = seqgen_rate(model, one, 1, repeats)
     many_rate = seqgen_rate(model, many, MANY, repeats)
     naive = naive_rate(model, single, repeats)

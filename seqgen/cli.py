@@ -175,16 +175,12 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
 
     from seqgen.checkpoint import Checkpoint
     from seqgen.generate import SampleRequest
-    from seqgen.sampler import SamplingSettings
+    from seqgen.sampler import SamplingSettings, threads_for
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
                             bars, seconds, primer, only_new, tempo)
     model, tokenizer, _ = Checkpoint.load(checkpoint).build()
-    # This process is ours, so the (process-global) thread count is ours to choose. A few streams
-    # get one thread: a step is latency-bound, its ops are too small to split, and splitting them
-    # stalls every op whenever the other core is busy.
-    if num_samples < 16:
-        torch.set_num_threads(1)
+    torch.set_num_threads(threads_for(num_samples))  # this process is ours: the global count is ours to set
     if tokenizer.domain == "music":
         _sample_music(model, tokenizer, request, out)
     else:

@@ -58,6 +58,17 @@ def choose(logits: Tensor, settings: SamplingSettings, generator: torch.Generato
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+#: Fewer streams than this sample fastest on one thread (see ``threads_for``).
+FEW_STREAMS = 16
+
+
+def threads_for(streams: int) -> int:
+    """The torch thread count that samples ``streams`` streams fastest on a CPU. A few streams get
+    one thread: a step is latency-bound, its ops are too small to split, and splitting them stalls
+    every op whenever another core is busy (measured in benchmarks/sampling.py)."""
+    return 1 if streams < FEW_STREAMS else torch.get_num_threads()
+
+
 @torch.inference_mode()
 def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: SamplingSettings,
              num_samples: int = 1, generator: torch.Generator | None = None,
@@ -69,8 +80,8 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     ``banned`` ids (e.g. a tokenizer's "unknown" symbol) are never drawn.
 
     It runs on the CPU and leaves torch's thread count alone: the count is process-global, so
-    only a caller that owns the process may choose it (the CLI's ``sample`` does; the server,
-    with requests running side by side, does not).
+    only a caller that owns the process may choose it, with ``threads_for`` (the CLI's ``sample``
+    does; the server, with requests running side by side, does not).
     """
     if not seed:
         raise ValueError("generate() needs at least one seed token to start from")

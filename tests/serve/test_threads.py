@@ -56,7 +56,7 @@ def test_generate_leaves_the_thread_count_alone(runs: Path, thread_calls: list[i
     assert len(list(steps)) == 4 and thread_calls == []
 
 
-@pytest.mark.parametrize("samples, calls", [(1, [1]), (16, [])])
+@pytest.mark.parametrize("samples, calls", [(1, [1]), (16, [2])])  # 16 streams keep all 2 threads
 def test_the_sample_command_takes_one_thread_for_a_few_samples(runs: Path, thread_calls: list[int], samples: int,
                                                                calls: list[int]) -> None:
     result = CliRunner().invoke(main, ["sample", "--checkpoint", str(runs / TEXT_RUN), "--seed", "R", "--length", "5",
