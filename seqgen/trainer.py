@@ -68,7 +68,7 @@ def learning_rate(t: TrainConfig, step: int, progress: float) -> float:
 #: the budget if that comes first (a slow model), timed after the first SETTLE steps of a process
 #: (which pay for allocation and kernel selection). The steps before are warm-up, where progress
 #: does not matter.
-SETTLE, PLAN_STEPS, PLAN_SHARE = 3, 20, 0.05
+SETTLE, PLAN_STEPS, PLAN_SHARE = 10, 200, 0.1
 #: A run whose steps became much slower than measured (a busy machine) still stops at this many
 #: times its time budget.
 OVERRUN = 1.5
