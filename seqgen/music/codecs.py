@@ -59,13 +59,32 @@ def parse_seed(seed: str) -> list[int]:
     return pitches
 
 
+#: Voice words from the highest to the lowest, for ordering a track table that lacks pitches.
+_VOICE_ORDER = ["soprano", "treble", "melody", "lead", "violin", "flute", "alto", "viola", "tenor",
+                "baritone", "cello", "bass"]
+
+
+def _median(counts: Counter[int]) -> int:
+    """The (lower) median of a pitch histogram."""
+    total, seen = sum(counts.values()), 0
+    for pitch in sorted(counts):
+        seen += counts[pitch]
+        if 2 * seen >= total:
+            return pitch
+    return 60
+
+
 class TrackTable:
     """The tracks of the training corpus, by slot: names, GM programs and drum flags.
 
     Slots are the ``max_tracks`` commonest (name, program, drum) tracks, ordered by first
     appearance so a chorale corpus gets Soprano, Alto, Tenor, Bass as slots 0-3. A track of a
     new piece takes the slot of the same track, else of the same name, else of the same
-    program, else of its position; decoded tracks get the slot's name and program back.
+    program, else of the same GM family (pianos, basses, ...), else of its position among the
+    slots of its kind; a pitched track never lands in a drum slot nor a drum track in a pitched
+    one, unless the table has no slot of that kind. Decoded tracks get the slot's name and
+    program back. Fitted tables also note each pitched slot's median pitch (``"pitch"``), which
+    :meth:`voices` uses to spread a seed chord over the voices by register.
     """
 
     def __init__(self, tracks: list[dict[str, Any]]) -> None:
@@ -73,33 +92,94 @@ class TrackTable:
         self._exact = {}
         self._by_name = {}
         self._by_program = {}
+        self._by_family = {}
         for i, t in enumerate(self.tracks):
             self._exact.setdefault((t["name"], t["program"], t["is_drum"]), i)
-            self._by_name.setdefault(t["name"], i)
-            self._by_program.setdefault((t["program"], t["is_drum"]), i)
+            self._by_name.setdefault((t["name"], bool(t["is_drum"])), i)
+            self._by_program.setdefault((t["program"], bool(t["is_drum"])), i)
+            self._by_family.setdefault((int(t["program"]) // 8, bool(t["is_drum"])), i)
 
     @classmethod
     def fit(cls, pieces: Sequence[Piece], max_tracks: int = MAX_TRACKS) -> TrackTable:
         counts: Counter[tuple[str, int, bool]] = Counter()
         first: dict[tuple[str, int, bool], int] = {}
+        pitches: dict[tuple[str, int, bool], Counter[int]] = defaultdict(Counter)
         for piece in pieces:
             for track in piece.tracks:
                 key = (track.name, int(track.program), bool(track.is_drum))
                 counts[key] += 1
                 first.setdefault(key, len(first))
+                if not track.is_drum:
+                    pitches[key].update(int(n.pitch) for n in track.notes)
         kept = sorted(counts, key=lambda k: (-counts[k], first[k]))[:max_tracks]
         kept.sort(key=lambda k: first[k])
-        return cls([{"name": n, "program": p, "is_drum": d} for n, p, d in kept])
+        tracks: list[dict[str, Any]] = []
+        for key in kept:
+            name, program, is_drum = key
+            entry: dict[str, Any] = {"name": name, "program": program, "is_drum": is_drum}
+            if pitches[key]:
+                entry["pitch"] = _median(pitches[key])
+            tracks.append(entry)
+        return cls(tracks)
 
     def __len__(self) -> int:
         return len(self.tracks)
 
     def slot(self, track: Track, position: int) -> int:
-        key = (track.name, int(track.program), bool(track.is_drum))
-        for table, k in ((self._exact, key), (self._by_name, key[0]), (self._by_program, key[1:])):
+        drum = bool(track.is_drum)
+        key = (track.name, int(track.program), drum)
+        lookups = (
+            (self._exact, key),
+            (self._by_name, (track.name, drum)),
+            (self._by_program, (int(track.program), drum)),
+            (self._by_family, (int(track.program) // 8, drum)),
+        )
+        for table, k in lookups:
             if k in table:
                 return table[k]
-        return min(position, len(self.tracks) - 1)
+        same_kind = [i for i, t in enumerate(self.tracks) if bool(t["is_drum"]) == drum]
+        if same_kind:
+            return same_kind[min(position, len(same_kind) - 1)]
+        return min(position, len(self.tracks) - 1)  # no slot of this kind at all: share one
+
+    def voices(self) -> list[int]:
+        """Pitched slots from the highest voice to the lowest (all slots if none is pitched).
+
+        By each slot's median pitch where the table knows it (fitted tables do); a table saved
+        without pitches falls back to the usual voice names (soprano ... bass, treble, lead,
+        ... bass) and then to table order, which for chorales is already top first.
+        """
+        pitched = [i for i, t in enumerate(self.tracks) if not t["is_drum"]] or list(range(len(self.tracks)))
+        if all("pitch" in self.tracks[i] for i in pitched):
+            return sorted(pitched, key=lambda i: (-float(self.tracks[i]["pitch"]), i))
+
+        def rank(i: int) -> tuple[int, int]:
+            name = str(self.tracks[i]["name"]).lower()
+            for r, word in enumerate(_VOICE_ORDER):
+                if word in name:
+                    return (r, i)
+            return (_VOICE_ORDER.index("tenor"), i)  # unknown names sit mid-range, in table order
+
+        return sorted(pitched, key=rank)
+
+    def spread(self, pitches: Sequence[int]) -> dict[int, list[int]]:
+        """Slot -> pitches for a chord: the top note to the top voice, the next to the next
+        voice, and so on; notes beyond the voices go to the voice nearest in range (by median
+        pitch if known, else the voice holding the nearest note already placed)."""
+        voices = self.voices()
+        ordered = sorted(pitches, reverse=True)
+        out: dict[int, list[int]] = defaultdict(list)
+        placed: list[tuple[int, int]] = []
+        for k, pitch in enumerate(ordered):
+            if k < len(voices):
+                slot = voices[k]
+            elif all("pitch" in self.tracks[v] for v in voices):
+                slot = min(voices, key=lambda v: (abs(float(self.tracks[v]["pitch"]) - pitch), voices.index(v)))
+            else:
+                slot = min(placed, key=lambda ps: abs(ps[0] - pitch))[1]
+            out[slot].append(pitch)
+            placed.append((pitch, slot))
+        return dict(out)
 
     def make_tracks(self, notes_by_slot: dict[int, list[Note]]) -> list[Track]:
         """Tracks (in slot order, empty ones left out) for decoded notes."""
@@ -166,13 +246,17 @@ class MusicTokenizer(Tokenizer):
         """Ids of a whole piece: ``Piece`` first, ``End`` last unless ``end`` is False."""
 
     def _encode_seed(self, seed: str) -> list[int]:
-        """The events that start a piece with these notes sounding together at its start, on the
-        first track, a quarter note long (no end token, so the model continues it)."""
+        """The events that start a piece with these notes sounding together at its start, a
+        quarter note long (no end token, so the model continues it), spread over the model's
+        voices by register (:meth:`TrackTable.spread`): with Soprano, Alto, Tenor, Bass slots,
+        ``"C4 E4 G4"`` puts G4 in the Soprano, E4 in the Alto and C4 in the Tenor."""
         pitches = parse_seed(seed)
-        first = self.tracks.tracks[0]
-        notes = [Note(p, 0.0, 1.0, self.default_velocity) for p in pitches]
-        track = Track(first["name"], first["program"], first["is_drum"], notes)
-        return self.encode(self.seed_piece([track]), end=False)
+        tracks = []
+        for slot, chord in sorted(self.tracks.spread(pitches).items()):
+            t = self.tracks.tracks[slot]
+            notes = [Note(p, 0.0, 1.0, self.default_velocity) for p in sorted(chord)]
+            tracks.append(Track(t["name"], t["program"], t["is_drum"], notes))
+        return self.encode(self.seed_piece(tracks), end=False)
 
     def seed_piece(self, tracks: list[Track]) -> Piece:
         """A piece with the corpus's usual header around ``tracks``."""

@@ -235,7 +235,7 @@ def _title(score: Any, label: str) -> str:
 def piece_to_music21(piece: Piece, steps_per_quarter: int = 12) -> Any:
     """A music21 Score for notation software: one part per track, times quantised to the grid,
     notes that start and end together joined into chords, overlaps split into voices."""
-    from music21 import chord, instrument, metadata, meter, note, stream, tempo
+    from music21 import chord, clef, instrument, metadata, meter, note, stream, tempo
     from music21 import key as m21key
 
     def grid(q: float) -> Fraction:
@@ -247,12 +247,18 @@ def piece_to_music21(piece: Piece, steps_per_quarter: int = 12) -> Any:
     for index, track in enumerate(piece.tracks):
         part = stream.Part()
         part.partName = track.name
-        try:
-            inst = instrument.instrumentFromMidiProgram(track.program)
-        except Exception:
-            inst = instrument.Instrument()
+        if track.is_drum:  # a percussion part (clef, GM channel 10), not a piano in bass clef
+            inst = instrument.UnpitchedPercussion()
+            inst.midiChannel = 9
+        else:
+            try:
+                inst = instrument.instrumentFromMidiProgram(track.program)
+            except Exception:
+                inst = instrument.Instrument()
         inst.partName = track.name
         part.insert(0, inst)
+        if track.is_drum:
+            part.insert(0, clef.PercussionClef())
         for q, num, den in meters:
             part.insert(grid(q), meter.TimeSignature(f"{num}/{den}"))
         if piece.key:
