@@ -173,23 +173,22 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
     """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
     import torch
 
-    from seqgen.checkpoint import Checkpoint
+    from seqgen.api import Generator
     from seqgen.generate import SampleRequest
     from seqgen.sampler import SamplingSettings, threads_for
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
                             bars, seconds, primer, only_new, tempo)
-    model, tokenizer, _ = Checkpoint.load(checkpoint).build()
+    generator = Generator.load(checkpoint)
     torch.set_num_threads(threads_for(num_samples))  # this process is ours: the global count is ours to set
-    if tokenizer.domain == "music":
-        _sample_music(model, tokenizer, request, out)
+    if generator.domain == "music":
+        _sample_music(generator, request, out)
     else:
-        _sample_text(model, tokenizer, request, out)
+        _sample_text(generator, request, out)
 
 
-def _sample_text(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...]) -> None:
+def _sample_text(generator: Any, request: Any, out: tuple[str, ...]) -> None:
     from seqgen.atomic import atomic_write
-    from seqgen.generate import sample_text
 
     if len(out) > 1 or any(Path(o).suffix.lower() not in ("", ".txt", ".md") for o in out):
         raise SeqgenError("this checkpoint generates text: give one --out FILE.txt, or none for stdout")
@@ -200,7 +199,7 @@ def _sample_text(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...])
             click.echo(piece, nl=False)
             sys.stdout.flush()
 
-    texts = sample_text(model, tokenizer, request, show)
+    texts = generator.generate(request, show)
     if stream:
         click.echo()
         return
@@ -213,12 +212,12 @@ def _sample_text(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...])
         click.echo(joined)
 
 
-def _sample_music(model: Any, tokenizer: Any, request: Any, out: tuple[str, ...]) -> None:
-    from seqgen.generate import sample_music
+def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
     from seqgen.music.writers import write_music
 
-    pieces = sample_music(model, tokenizer, request)
+    pieces = generator.generate(request)
     if not out:  # no file asked for: show the events a person can read
+        tokenizer = generator.tokenizer
         for piece in pieces:
             click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
         click.echo("(pass --out FILE.mid to write MIDI)", err=True)
