@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pretty_midi
 
+from seqgen.music.channels import ChannelledMIDI
 from seqgen.music.score import Note, Piece, Track
 
 #: Ticks per quarter note of the files we write: the common DAW default, divisible by 2, 3 and 5.
@@ -24,8 +25,58 @@ def normalise_key(name: str) -> str:
     return f"{tonic} {mode.lower() or 'major'}"
 
 
-def piece_from_midi(pm: pretty_midi.PrettyMIDI, title: str = "") -> Piece:
-    """One track per pretty_midi instrument (name, program, is_drum kept), times in quarters."""
+#: MIDI controller number of the sustain (damper) pedal; values >= 64 mean "down".
+SUSTAIN_CC = 64
+
+
+def _sustained(notes: list[pretty_midi.Note], controls: list[pretty_midi.ControlChange],
+               end_time: float) -> list[tuple[int, float, float, int]]:
+    """``(pitch, start, end, velocity)`` in seconds with the sustain pedal applied, as Magenta's
+    ``apply_sustain_control_changes``: while the pedal is down a note-off waits for the pedal's
+    release, and a re-struck pitch ends the note it sustains; notes still held when the file ends
+    last to ``end_time``. The pretty_midi notes are left as they are."""
+    rows = [[n.pitch, n.start, n.end, n.velocity] for n in notes]
+    # at one instant: pedal down, pedal up, note-on, note-off (Magenta's order)
+    events = [(cc.time, 0 if cc.value >= 64 else 1, -1) for cc in controls if cc.number == SUSTAIN_CC]
+    if not events:
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+    events += [(r[1], 2, i) for i, r in enumerate(rows)] + [(r[2], 3, i) for i, r in enumerate(rows)]
+    events.sort()
+    active: dict[int, list[int]] = {}  # pitch -> rows sounding (or held by the pedal)
+    pedal = False
+    for time, kind, i in events:
+        if kind == 0:
+            pedal = True
+        elif kind == 1:
+            pedal = False
+            for pitch, held in list(active.items()):
+                kept = []
+                for j in held:
+                    if rows[j][2] < time:  # released under the pedal: ends now
+                        rows[j][2] = time
+                    else:
+                        kept.append(j)
+                active[pitch] = kept
+        elif kind == 2:
+            pitch = rows[i][0]
+            if pedal:  # a re-strike under the pedal ends the sustained note of this pitch
+                for j in active.get(pitch, []):
+                    rows[j][2] = time
+                active[pitch] = []
+            active.setdefault(pitch, []).append(i)
+        elif not pedal and i in active.get(rows[i][0], []):
+            active[rows[i][0]].remove(i)
+    for held in active.values():  # pedal never released
+        for j in held:
+            rows[j][2] = max(rows[j][2], end_time)
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def piece_from_midi(pm: pretty_midi.PrettyMIDI, title: str = "", sustain: bool = True) -> Piece:
+    """One track per pretty_midi instrument (name, program, is_drum kept), times in quarters.
+
+    ``sustain`` applies the sustain pedal (control change 64) of each instrument to its notes'
+    ends, as a listener hears them; without it pedalled piano reads dry and staccato."""
     resolution = pm.resolution
 
     def quarters(seconds: float) -> float:
@@ -52,13 +103,18 @@ def piece_from_midi(pm: pretty_midi.PrettyMIDI, title: str = "") -> Piece:
     if pm.key_signature_changes:
         key = normalise_key(pretty_midi.key_number_to_key_name(pm.key_signature_changes[0].key_number))
 
+    last_end = max((n.end for inst in pm.instruments for n in inst.notes), default=0.0)
     tracks = []
     for inst in pm.instruments:
         notes = []
-        for n in inst.notes:
-            start, end = quarters(n.start), quarters(n.end)
+        if sustain:
+            rows = _sustained(inst.notes, inst.control_changes, last_end)
+        else:
+            rows = [(n.pitch, n.start, n.end, n.velocity) for n in inst.notes]
+        for pitch, start_s, end_s, velocity in rows:
+            start, end = quarters(start_s), quarters(end_s)
             if end > start:
-                notes.append(Note(int(n.pitch), start, end - start, int(n.velocity)))
+                notes.append(Note(int(pitch), start, end - start, int(velocity)))
         if not notes:
             continue
         notes.sort(key=lambda n: (n.start, n.pitch))
@@ -76,9 +132,10 @@ def piece_from_midi(pm: pretty_midi.PrettyMIDI, title: str = "") -> Piece:
     )
 
 
-def read_midi(path: Path) -> Piece:
-    """Parse a MIDI file (raises whatever pretty_midi/mido raise on a broken file)."""
-    return piece_from_midi(pretty_midi.PrettyMIDI(str(path)), title=Path(path).stem)
+def read_midi(path: Path, sustain: bool = True) -> Piece:
+    """Parse a MIDI file (raises whatever pretty_midi/mido raise on a broken file); ``sustain``
+    lengthens notes held by the sustain pedal (see :func:`piece_from_midi`)."""
+    return piece_from_midi(pretty_midi.PrettyMIDI(str(path)), title=Path(path).stem, sustain=sustain)
 
 
 def _is_power_of_two(n: int) -> bool:
@@ -108,7 +165,7 @@ def _track_ticks(track: Track, resolution: int) -> list[tuple[int, int, int, int
 def piece_to_midi(piece: Piece, resolution: int = RESOLUTION) -> pretty_midi.PrettyMIDI:
     """A PrettyMIDI whose ``write`` gives a type-1 file: tempo map, meter and key at tick 0,
     one named track per Track with its GM program (drums on channel 10)."""
-    pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=piece.tempo_qpm)
+    pm = ChannelledMIDI(resolution=resolution, initial_tempo=piece.tempo_qpm)  # our channels, not pretty_midi's
     # pretty_midi has no public API for tempo changes; its own reader fills _tick_scales the
     # same way, and write() emits one set_tempo per entry.
     scales: list[tuple[int, float]] = []

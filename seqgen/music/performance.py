@@ -29,6 +29,9 @@ from seqgen.tokenizer import register
 PIECE, END, TRACK, ON, OFF, SHIFT, VEL = range(7)
 #: Quarter notes per second of decoded pieces (120 qpm).
 DECODE_QPS = 2.0
+#: Longest note a decoded piece holds, in seconds (Magenta's ``MAX_NOTE_DURATION_SECONDS``): a
+#: generated NoteOn whose NoteOff never comes would otherwise ring to the end of the piece.
+MAX_NOTE_SECONDS = 5.0
 
 
 @register
@@ -136,17 +139,18 @@ class PerformanceTokenizer(MusicTokenizer):
         """Any ids -> a Piece at 120 qpm. Reads one piece (stops at ``End`` or a ``Piece`` after
         content). A NoteOn of a sounding pitch ends it first; a NoteOff of a silent pitch and ids
         outside the vocabulary are skipped; zero-length notes are dropped; notes still sounding
-        at the end are closed there."""
+        at the end are closed there. No note lasts longer than ``MAX_NOTE_SECONDS``."""
         kinds, values, n_ids = self.kinds, self.values, len(self.names)
         now, track, velocity, started = 0, 0, self.default_velocity, False
         sounding: dict[tuple[int, int], tuple[int, int]] = {}
         notes: dict[int, list[Note]] = defaultdict(list)
         scale = DECODE_QPS / self.rate
+        longest = max(1, round(MAX_NOTE_SECONDS * self.rate))  # in steps
 
         def close(key: tuple[int, int]) -> None:
             start, vel = sounding.pop(key)
             if now > start:
-                notes[key[0]].append(Note(key[1], start * scale, (now - start) * scale, vel))
+                notes[key[0]].append(Note(key[1], start * scale, min(now - start, longest) * scale, vel))
 
         for raw in ids:
             i = int(raw)

@@ -61,10 +61,11 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def read_music(path: Path) -> list[tuple[str, Piece | str]]:
+def read_music(path: Path, sustain: bool = True) -> list[tuple[str, Piece | str]]:
     """``[(label, piece or the reason it was skipped)]`` for one file; never raises.
 
     Labels are the file name, with ``#n`` appended for the n-th work of a multi-work file.
+    ``sustain`` applies a MIDI file's sustain pedal to its notes (see ``midi_io.read_midi``).
     """
     path = Path(path)
     try:
@@ -76,7 +77,7 @@ def read_music(path: Path) -> list[tuple[str, Piece | str]]:
             if path.suffix.lower() in MIDI_SUFFIXES:
                 from seqgen.music.midi_io import read_midi
 
-                found: list[tuple[str, object]] = [(path.name, read_midi(path))]
+                found: list[tuple[str, object]] = [(path.name, read_midi(path, sustain=sustain))]
             else:
                 from seqgen.music.music21_io import read_score
 
