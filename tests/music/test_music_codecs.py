@@ -213,9 +213,11 @@ def test_encode_seed_starts_a_piece_with_a_chord(grid: GridTokenizer, performanc
     assert "End" not in grid.to_names(ids)
     for codec in (grid, performance):
         piece = codec.decode(codec.encode_seed("C4 E4 G4"))
-        assert [(t.name, sorted(n.pitch for n in t.notes)) for t in piece.tracks] == [("Soprano", [60, 64, 67])]
-        assert {n.start for n in piece.tracks[0].notes} == {0.0}
-        assert {n.duration for n in piece.tracks[0].notes} == {1.0}
+        # spread over the voices by register: top note to the top voice
+        assert [(t.name, sorted(n.pitch for n in t.notes)) for t in piece.tracks] == [
+            ("Soprano", [67]), ("Alto", [64]), ("Tenor", [60])]
+        assert {n.start for t in piece.tracks for n in t.notes} == {0.0}
+        assert {n.duration for t in piece.tracks for n in t.notes} == {1.0}
     with pytest.raises(SeqgenError, match="'X9'"):
         grid.encode_seed("C4 X9")
     for codec in (grid, performance):
