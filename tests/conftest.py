@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
+import pretty_midi
 import pytest
 
 from benchmarks.common import SHARED_CORPORA
@@ -29,6 +31,26 @@ def small_text(tmp_path: Path) -> Path:
     path = tmp_path / "play.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def midi_folder(tmp_path: Path) -> Path:
+    """Ten two-track pieces (melody and bass) plus one broken file."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    rng = random.Random(0)
+    for i in range(10):
+        pm = pretty_midi.PrettyMIDI(initial_tempo=100)
+        melody, bass = pretty_midi.Instrument(73, name="Flute"), pretty_midi.Instrument(32, name="Bass")
+        for beat in range(32):
+            t = beat * 0.6
+            melody.notes.append(pretty_midi.Note(90, rng.choice([60, 62, 64, 65, 67, 69]), t, t + 0.55))
+            if beat % 2 == 0:
+                bass.notes.append(pretty_midi.Note(70, rng.choice([36, 41, 43]), t, t + 1.1))
+        pm.instruments += [melody, bass]
+        pm.write(str(folder / f"song{i}.mid"))
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    return folder
 
 
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -124,25 +123,6 @@ def test_bad_arguments_raise_seqgen_error(text_run: seqgen.api.TrainResult, smal
         seqgen.train(corpus=small_text, preset="no-such-preset")
     with pytest.raises(seqgen.SeqgenError, match="expects"):
         seqgen.train(corpus=small_text, **{**TINY, "hidden": "big"})
-
-
-@pytest.fixture
-def midi_folder(tmp_path: Path) -> Path:
-    """Six two-track pieces (melody and bass), as in test_cli_music."""
-    folder = tmp_path / "songs"
-    folder.mkdir()
-    rng = random.Random(0)
-    for i in range(6):
-        pm = pretty_midi.PrettyMIDI(initial_tempo=100)
-        melody, bass = pretty_midi.Instrument(73, name="Flute"), pretty_midi.Instrument(32, name="Bass")
-        for beat in range(32):
-            t = beat * 0.6
-            melody.notes.append(pretty_midi.Note(90, rng.choice([60, 62, 64, 65, 67, 69]), t, t + 0.55))
-            if beat % 2 == 0:
-                bass.notes.append(pretty_midi.Note(70, rng.choice([36, 41, 43]), t, t + 1.1))
-        pm.instruments += [melody, bass]
-        pm.write(str(folder / f"song{i}.mid"))
-    return folder
 
 
 def test_music_sample_score_and_write(midi_folder: Path) -> None:

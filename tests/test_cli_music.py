@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import mido
@@ -20,26 +19,6 @@ TINY = ["--hidden", "32", "--embed", "16", "--batch-size", "4", "--seq-len", "32
 def run(*args: object) -> tuple[int, str]:
     result = CliRunner().invoke(main, [str(a) for a in args])
     return result.exit_code, result.output
-
-
-@pytest.fixture
-def midi_folder(tmp_path: Path) -> Path:
-    """Ten two-track pieces (melody and bass) plus one broken file."""
-    folder = tmp_path / "songs"
-    folder.mkdir()
-    rng = random.Random(0)
-    for i in range(10):
-        pm = pretty_midi.PrettyMIDI(initial_tempo=100)
-        melody, bass = pretty_midi.Instrument(73, name="Flute"), pretty_midi.Instrument(32, name="Bass")
-        for beat in range(32):
-            t = beat * 0.6
-            melody.notes.append(pretty_midi.Note(90, rng.choice([60, 62, 64, 65, 67, 69]), t, t + 0.55))
-            if beat % 2 == 0:
-                bass.notes.append(pretty_midi.Note(70, rng.choice([36, 41, 43]), t, t + 1.1))
-        pm.instruments += [melody, bass]
-        pm.write(str(folder / f"song{i}.mid"))
-    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
-    return folder
 
 
 def test_train_sample_eval_music(midi_folder: Path) -> None:
