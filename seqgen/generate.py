@@ -116,7 +116,9 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
 
     The start is the seed's notes (``"C4 E4 G4"``), a primer file's encoding, or an empty piece.
     Length is ``request.length`` tokens, or ``bars``/``seconds`` of music (then up to
-    MAX_MUSIC_TOKENS tokens); a sample also ends at its ``End`` token.
+    MAX_MUSIC_TOKENS tokens); a sample also ends at its ``End`` token. Where the codec has a
+    grammar (``grid``), only well-formed tokens are drawn, and with ``bars`` the piece cannot end
+    before it has them: a sample stops as soon as a note reaches the last bar line.
     """
     if tokenizer.domain != "music":
         raise SeqgenError("this checkpoint generates text: write it to stdout or a .txt file")
@@ -139,13 +141,19 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     limit = MAX_MUSIC_TOKENS if bars or seconds else request.length
     ids = [list(start) for _ in range(request.num_samples)]
     ended = [False] * request.num_samples
-    stream = generate(model, start, limit, request.settings, request.num_samples, request.generator(), tokenizer.banned)
+    # The codec's grammar lets only well-formed tokens be drawn; with bars it also holds End back
+    # until, and ends a sample as soon as, its music reaches the requested bars.
+    grammar = tokenizer.grammar(start, request.num_samples, bars=bars, offset=offset,
+                                meter=primer.meter_at(offset) if primer and bars else None)
+    stream = generate(model, start, limit, request.settings, request.num_samples, request.generator(),
+                      tokenizer.banned, constraint=grammar)
+    check = bool(seconds or (bars and grammar is None))  # decode now and then to see the length
     for count, tokens in enumerate(stream, 1):
         for index, token in enumerate(tokens.tolist()):
             if not ended[index]:
                 ids[index].append(token)
-                ended[index] = token == tokenizer.end_id
-        if all(ended) or (count % CHECK_EVERY == 0 and (bars or seconds)
+                ended[index] = token == tokenizer.end_id or (grammar is not None and grammar.done(index))
+        if all(ended) or (check and count % CHECK_EVERY == 0
                           and all(_long_enough(shaped(s), offset, bars, seconds) for s in ids)):
             break
     pieces = [shaped(s) for s in ids]

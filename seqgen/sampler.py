@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import torch
 from torch import Tensor
@@ -58,6 +58,16 @@ def choose(logits: Tensor, settings: SamplingSettings, generator: torch.Generato
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+class Constraint(Protocol):
+    """What may be drawn next, per sample (e.g. ``seqgen.music.grammar.GridGrammar``)."""
+
+    def allowed(self, sample_index: int) -> Tensor:
+        """A (vocab,) boolean mask of the ids sample ``sample_index`` may draw next."""
+
+    def advance(self, sample_index: int, token: int) -> None:
+        """Sample ``sample_index`` drew ``token``."""
+
+
 #: Fewer streams than this sample fastest on one thread (see ``threads_for``).
 FEW_STREAMS = 16
 
@@ -72,12 +82,17 @@ def threads_for(streams: int) -> int:
 @torch.inference_mode()
 def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: SamplingSettings,
              num_samples: int = 1, generator: torch.Generator | None = None,
-             banned: Sequence[int] = ()) -> Iterator[Tensor]:
+             banned: Sequence[int] = (), constraint: Constraint | None = None) -> Iterator[Tensor]:
     """Yield ``length`` steps of new ids, each a (num_samples,) tensor, continuing ``seed``.
 
     The seed is fed once; the state is then copied to every sample and advanced one token at a
     time, never re-running the prefix. The model is left as it is (weights are copied out).
     ``banned`` ids (e.g. a tokenizer's "unknown" symbol) are never drawn.
+
+    A ``constraint`` (it must already have seen the seed) masks, at every step and for every
+    sample, the ids its ``allowed`` refuses, and is told each drawn id with ``advance``. If it has
+    a ``done(sample_index)`` method, generation stops early once every sample is done. Without
+    one, a step runs no per-sample Python.
 
     It runs on the CPU and leaves torch's thread count alone: the count is process-global, so
     only a caller that owns the process may choose it, with ``threads_for`` (the CLI's ``sample``
@@ -93,7 +108,20 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     logits = logits.expand(num_samples, -1)
     ban = torch.zeros(logits.shape[-1])
     ban[list(banned)] = float("-inf")
+    if constraint is None:
+        for _ in range(length):
+            tokens = choose(logits + ban if banned else logits, settings, generator)
+            yield tokens
+            logits, state = step(tokens, state)
+        return
+    done = getattr(constraint, "done", None)
+    samples = range(num_samples)
     for _ in range(length):
-        tokens = choose(logits + ban if banned else logits, settings, generator)
+        if done is not None and all(done(i) for i in samples):
+            return
+        allowed = torch.stack([constraint.allowed(i) for i in samples])
+        tokens = choose((logits + ban if banned else logits).masked_fill(~allowed, float("-inf")), settings, generator)
+        for i, token in enumerate(tokens.tolist()):
+            constraint.advance(i, token)
         yield tokens
         logits, state = step(tokens, state)

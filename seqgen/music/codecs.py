@@ -262,6 +262,15 @@ class MusicTokenizer(Tokenizer):
         """A piece with the corpus's usual header around ``tracks``."""
         return Piece(tracks=tracks)
 
+    def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
+                meter: Sequence[int] | None = None) -> Any:
+        """A constraint for ``seqgen.sampler.generate`` that lets only well-formed tokens be drawn,
+        following ``num_samples`` samples that continue ``start_ids`` (see ``seqgen.music.grammar``);
+        with ``bars``, a sample is done once its music reaches ``bars`` bars after quarter
+        ``offset`` (in ``meter``, else the meter sampled there). None for a codec without one
+        (the performance codec, for now)."""
+        return None
+
     def encode_primer(self, path: str | Path) -> list[int]:
         """A MIDI/MusicXML/ABC file's first piece as ids, without the end token (``--primer``)."""
         return self.encode(self.read_primer(path), end=False)

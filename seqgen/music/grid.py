@@ -131,6 +131,12 @@ class GridTokenizer(MusicTokenizer):
     def seed_piece(self, tracks: list[Track]) -> Piece:
         return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
+    def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
+                meter: Sequence[int] | None = None) -> Any:
+        from seqgen.music.grammar import GridGrammar
+
+        return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter)
+
     # -- encoding --------------------------------------------------------------------------
     def _meter(self, meter: Sequence[int]) -> tuple[int, int] | None:
         m = (int(meter[0]), int(meter[1])) if len(meter) == 2 else None
@@ -215,11 +221,20 @@ class GridTokenizer(MusicTokenizer):
         return bars
 
     # -- decoding --------------------------------------------------------------------------
-    def decode(self, ids: Sequence[int]) -> Piece:
+    def decode(self, ids: Sequence[int], strict: bool = False) -> Piece:
         """Any ids -> a Piece. Reads one piece: stops at ``End`` or at a ``Piece`` after content.
         Ids outside the vocabulary, positions past the bar's end and pitches without a duration
         are skipped; a time signature met mid-bar takes effect at the next bar. A bare ``Pos``
-        right before a ``Bar`` ends that bar there; the bar starts read go to ``Piece.bars``."""
+        right before a ``Bar`` ends that bar there; the bar starts read go to ``Piece.bars``.
+
+        ``strict`` raises ``ValueError`` (with the token's index) instead of skipping, delaying or
+        stacking anything: an id outside the vocabulary, a ``Pos`` outside the bar or not after
+        the bar's last one, a ``Pitch`` whose ``Dur`` never comes or a ``Dur`` without one, a
+        mid-bar ``TimeSig``, a ``Bar`` after a bare ``Pos_0`` or anything after ``End``."""
+        def bad(index: int, why: str) -> None:
+            if strict:
+                raise ValueError(f"token {index} ({self.names[int(ids[index])] if 0 <= int(ids[index]) < n_ids else ids[index]}): {why}")
+
         res, kinds, values, n_ids = self.steps, self.kinds, self.values, len(self.names)
         head_meter = meter = next_meter = self.default_meter
         meters: dict[int, tuple[int, int]] = {}
@@ -230,12 +245,20 @@ class GridTokenizer(MusicTokenizer):
         pos, pos_in_bar, bare_pos, started = 0, False, False, False
         track, velocity, pitch = 0, self.default_velocity, None
         notes: dict[int, list[Note]] = defaultdict(list)
-        for raw in ids:
+        last_pos = -1
+        for index, raw in enumerate(ids):
             i = int(raw)
             if not 0 <= i < n_ids:
+                bad(index, "not in the vocabulary")
                 continue
             kind, value = kinds[i], values[i]
+            if pitch is not None and kind not in (VEL, DUR):
+                bad(index, "the pitch before it has no duration")
             if kind in (PIECE, END):
+                if kind == PIECE and index > 0:
+                    bad(index, "a second Piece")
+                if kind == END and index < len(ids) - 1:
+                    bad(index + 1, "after End")
                 if started:
                     break
             elif kind == TIMESIG:
@@ -244,6 +267,7 @@ class GridTokenizer(MusicTokenizer):
                 elif not pos_in_bar:
                     meters[bar_start] = meter = next_meter = value
                 else:
+                    bad(index, "a time signature inside a bar")
                     next_meter = value
             elif kind == TEMPO:
                 if bar_start is None:
@@ -252,6 +276,8 @@ class GridTokenizer(MusicTokenizer):
                     tempi[bar_start + pos] = value
                     bare_pos = False
             elif kind == BAR:
+                if bare_pos and pos == 0:
+                    bad(index, "a bar after a bare Pos_0 (ignored)")
                 if bar_start is None:
                     bar_start = 0
                 else:
@@ -259,7 +285,7 @@ class GridTokenizer(MusicTokenizer):
                     if next_meter != meter:
                         meters[bar_start] = meter = next_meter
                 bar_starts.append(bar_start)
-                pos, pos_in_bar, bare_pos, started = 0, False, False, True
+                pos, pos_in_bar, bare_pos, started, last_pos = 0, False, False, True, -1
             elif kind == TRACK:
                 track = value
             elif kind == VEL:
@@ -271,8 +297,14 @@ class GridTokenizer(MusicTokenizer):
                 if kind == PITCH:
                     pitch, bare_pos = value, False
                 elif value < self._bar_steps_of(meter):  # type: ignore[operator]
-                    pos, pos_in_bar, bare_pos = value, True, True
-            elif kind == DUR and pitch is not None:
+                    if value <= last_pos:
+                        bad(index, f"position not after the bar's last one ({last_pos})")
+                    pos, pos_in_bar, bare_pos, last_pos = value, True, True, value
+                else:
+                    bad(index, "position past the end of the bar")
+            elif kind == DUR and pitch is None:
+                bad(index, "a duration without a pitch")
+            elif kind == DUR:
                 notes[track].append(Note(pitch, (bar_start + pos) / res, value / res, velocity))  # type: ignore[operator]
                 pitch = None
         first_meter = meters.pop(0, head_meter)
