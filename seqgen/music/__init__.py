@@ -7,6 +7,8 @@ Everything that knows what a note is lives here, around one flat model (:mod:`.s
 - :mod:`.corpus`, :mod:`.parsing` - named corpora (``bach``, ``folk``, ``folk-all``) and folders,
   parsed on all cores and cached
 - :mod:`.codecs`, :mod:`.grid`, :mod:`.performance` - the ``grid`` and ``performance`` tokenizers
+- :mod:`.grammar` - which grid token may come next (constrained decoding: every sample is valid)
+- :mod:`.channels` - MIDI channels for a piece's tracks (drums on 10, at most 15 melodic)
 - :mod:`.writers` - ``write_music(piece, path)`` for .mid/.midi, .musicxml/.xml/.mxl, .wav, .png
 - :mod:`.stats` - MusPy-style statistics of a piece
 """

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from seqgen.music.grid import BAR, DUR, END, PIECE, PITCH, POS, TEMPO, TIMESIG, TRACK, VEL
-
 if TYPE_CHECKING:
     from seqgen.music.grid import GridTokenizer
+
+#: The kinds of token in the grid vocabulary (``GridTokenizer.kinds``).
+PIECE, END, BAR, TIMESIG, TEMPO, POS, TRACK, PITCH, VEL, DUR = range(10)
 
 # Where a sample is in the grammar: what its last token was.
 START, HEAD_PIECE, HEAD_SIG, HEAD, BAR_OPEN, BAR_SIG, AT_POS, AT_TEMPO, AT_TRACK, AT_PITCH, AT_VEL, AT_DUR, ENDED = range(13)
@@ -194,16 +195,12 @@ class GridGrammar:
             s.phase, s.pos, s.bare, s.pitch = BAR_OPEN, -1, False, None
             self._note_offset_meter(s)
         elif kind == POS:
-            if s.bar_start is None:
-                s.bar_start = 0
-                self._note_offset_meter(s)
+            self._open_first_bar(s)
             s.pos, s.bare, s.phase = value, True, AT_POS
         elif kind == TRACK:
             s.track, s.phase = value, AT_TRACK
         elif kind == PITCH:
-            if s.bar_start is None:
-                s.bar_start = 0
-                self._note_offset_meter(s)
+            self._open_first_bar(s)
             s.pitch, s.bare, s.phase = value, False, AT_PITCH
         elif kind == VEL:
             s.velocity, s.phase = value, AT_VEL
@@ -214,6 +211,12 @@ class GridGrammar:
                     s.reached = True
                 s.pitch = None
             s.phase = AT_DUR
+
+    def _open_first_bar(self, s: _State) -> None:
+        """A position or note before any ``Bar`` (the lenient decoder allows it) starts bar one."""
+        if s.bar_start is None:
+            s.bar_start = 0
+            self._note_offset_meter(s)
 
     def _note_offset_meter(self, s: _State) -> None:
         """With ``bars``: fix where they end once the meter at ``offset`` is known (the bar that

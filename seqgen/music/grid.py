@@ -28,6 +28,7 @@ from seqgen.music.codecs import (
     TrackTable,
     nearest_velocity,
 )
+from seqgen.music.grammar import BAR, DUR, END, PIECE, PITCH, POS, TEMPO, TIMESIG, TRACK, VEL, GridGrammar
 from seqgen.music.score import Note, Piece, Track
 from seqgen.tokenizer import register
 
@@ -37,7 +38,6 @@ TEMPI = [40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 63, 66, 69, 72, 76, 80, 84,
 #: Longest bar a time-signature token may describe, in quarter notes.
 MAX_BAR_QUARTERS = 16
 
-PIECE, END, BAR, TIMESIG, TEMPO, POS, TRACK, PITCH, VEL, DUR = range(10)
 
 
 def nearest_tempo(qpm: float) -> int:
@@ -132,9 +132,7 @@ class GridTokenizer(MusicTokenizer):
         return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
-                meter: Sequence[int] | None = None) -> Any:
-        from seqgen.music.grammar import GridGrammar
-
+                meter: Sequence[int] | None = None) -> GridGrammar:
         return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter)
 
     # -- encoding --------------------------------------------------------------------------
