@@ -16,8 +16,6 @@ function needs them), so ``import seqgen`` stays cheap.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import numbers
 import os
 from collections.abc import Callable, Sequence
@@ -76,14 +74,10 @@ def train(corpus: str | Path | None = None, max_time: float | None = None, prese
     if resume is not None:
         if preset is not None or config is not None:
             raise SeqgenError("resume continues a run with its own settings: give no preset or config with it")
-        trainer = Trainer.resume(os.fspath(resume), flags, echo=say)
+        trainer = Trainer.resume(os.fspath(resume), flags, echo=say, progress=not quiet)
     else:
-        trainer = Trainer(resolve_config(preset, _plain(config), flags), echo=say)
-    if not quiet:
-        return trainer.run()
-    # The trainer's progress bar and per-evaluation lines bypass ``echo``: swallow them.
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return trainer.run()
+        trainer = Trainer(resolve_config(preset, _plain(config), flags), echo=say, progress=not quiet)
+    return trainer.run()
 
 
 def load(checkpoint: str | Path | None = None) -> Generator:

@@ -129,9 +129,11 @@ def catch_signals() -> Iterator[list[int]]:
 class Trainer:
     """One training run. ``Trainer(config).run()`` or ``Trainer.resume(path).run()``."""
 
-    def __init__(self, config: Config, data: TokenData | None = None, echo: Callable[[str], None] = print) -> None:
+    def __init__(self, config: Config, data: TokenData | None = None, echo: Callable[[str], None] = print,
+                 progress: bool = True) -> None:
+        """``echo`` receives every message; ``progress`` shows a tqdm bar (on a terminal)."""
         config.validate()
-        self.config, self.echo = config, echo
+        self.config, self.echo, self.progress = config, echo, progress
         t = config.train
         if data is None:
             data = prepare(load_corpus(config.data.corpus, config.data.encoding), config.data)
@@ -161,7 +163,8 @@ class Trainer:
             raise SeqgenError(f"the val split of {data.corpus_name!r} is too small to evaluate; raise --val-frac")
 
     @classmethod
-    def resume(cls, spec: str, overrides: dict[str, Any] | None = None, echo: Callable[[str], None] = print) -> Trainer:
+    def resume(cls, spec: str, overrides: dict[str, Any] | None = None, echo: Callable[[str], None] = print,
+               progress: bool = True) -> Trainer:
         """Continue a run from its ``last.pt`` (or a given checkpoint) exactly where it stopped.
 
         ``overrides`` may change the budget and bookkeeping (e.g. a larger ``max_steps``), not the
@@ -175,7 +178,7 @@ class Trainer:
         if "max_time" in (overrides or {}):
             config.train.planned_steps = 0  # a new time budget is planned afresh
         config.update(overrides or {})
-        trainer = cls(config, prepare_matching(config.data, ckpt.tokenizer), echo=echo)
+        trainer = cls(config, prepare_matching(config.data, ckpt.tokenizer), echo=echo, progress=progress)
         trainer.model.load_state_dict(ckpt.model)
         trainer.optimizer.load_state_dict(ckpt.optimizer)
         trainer.step, trainer.train_time, trainer.best_val = ckpt.step, ckpt.train_time, ckpt.best_val
@@ -256,7 +259,7 @@ class Trainer:
                 run.write_config(self.config.to_dict())
                 run.truncate_metrics(after_step=self.step)  # rows logged after the checkpoint resumed from
             bar = tqdm(total=1000, initial=int(1000 * min(1.0, self._progress())), unit="‰", dynamic_ncols=True,
-                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}", disable=not main or None)
+                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}", disable=not (main and self.progress) or None)
             losses: list[float] = []
             evaluated_at = -1
             clock = SpeedClock(self.step)
@@ -320,9 +323,10 @@ class Trainer:
             if units.get("chars"):
                 row["val_bpc"] = val * len(self.data.arrays["val"]) / units["chars"] / math.log(2)
             run.log(row)
-            bar.write(f"step {self.step}: val loss {val:.4f} nats/token"
-                      + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
-                      + (" (best)" if "best.pt" in names else ""))
+            say = self.echo if bar.disable else bar.write  # under a live bar, a line must not break it
+            say(f"step {self.step}: val loss {val:.4f} nats/token"
+                + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
+                + (" (best)" if "best.pt" in names else ""))
         self._save(run, names)
         if run is not None:
             plot_loss_curve(run.metrics, run.path / "loss.png")
