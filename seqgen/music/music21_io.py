@@ -284,6 +284,11 @@ def piece_to_music21(piece: Piece, steps_per_quarter: int = 12) -> Any:
         if part.notes and _has_overlaps(part):
             part.makeVoices(inPlace=True, fillGaps=True)
         score.insert(0, part)
+    if not piece.tracks:  # a sample with no notes still makes a valid score: one bar's rest
+        num, den = piece.time_signature
+        part = stream.Part([meter.TimeSignature(f"{num}/{den}"), note.Rest(quarterLength=num * 4 / den)])
+        part.partName = "Rest"
+        score.insert(0, part)
     return score
 
 

@@ -146,3 +146,16 @@ def test_unknown_suffix_lists_supported(tmp_path: Path) -> None:
     with pytest.raises(SeqgenError, match=r"\.mid.*\.png"):
         write_music(band(), tmp_path / "x.mp3")
     assert not (tmp_path / "x.mp3").exists()
+
+
+def test_an_empty_piece_writes_a_well_formed_score(tmp_path: Path) -> None:
+    """A sample can end before its first note; its MusicXML must still open in notation software."""
+    import warnings
+
+    import music21
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # music21 warns when it writes a score that is not well-formed
+        write_music(Piece(tracks=[], time_signature=(3, 4)), tmp_path / "empty.musicxml")
+    score = music21.converter.parse(tmp_path / "empty.musicxml")
+    assert score.isWellFormedNotation() and score.highestTime == 3.0
