@@ -14,7 +14,7 @@ from abc import abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from seqgen.errors import SeqgenError
 from seqgen.music.score import Note, Piece, Track
@@ -196,6 +196,9 @@ class TrackTable:
 class MusicTokenizer(Tokenizer):
     """Base of the music codecs: ids name readable events (``vocab()``), documents are Pieces."""
 
+    #: State fields that size the vocabulary, and the largest value each may take.
+    SIZE_LIMITS: ClassVar[dict[str, int]] = {}
+
     domain = "music"
     #: Time axis the round trip is exact on ("quarters" or "seconds") and its tolerance.
     timebase = "quarters"
@@ -209,7 +212,13 @@ class MusicTokenizer(Tokenizer):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MusicTokenizer:
-        """A codec's state is its constructor's keyword arguments plus ``kind``."""
+        """A codec's state is its constructor's keyword arguments plus ``kind``. Its sizes are
+        checked first: the vocabulary is laid out from them, so a crafted 10^8 (a damaged or
+        hostile checkpoint) would otherwise cost gigabytes before anything could compare it."""
+        for key, limit in cls.SIZE_LIMITS.items():
+            value = state.get(key, 1)
+            if type(value) is not int or not 1 <= value <= limit:
+                raise SeqgenError(f"the saved {cls.kind} codec's {key} is {value!r:.40}, not a whole number in 1..{limit}")
         return cls(**{k: v for k, v in state.items() if k != "kind"})
 
     @property

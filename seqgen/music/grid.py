@@ -53,6 +53,9 @@ class GridTokenizer(MusicTokenizer):
 
     kind = "grid"
 
+    #: 96 steps a quarter resolve any tuplet a score writes; 64 quarters is longer than any note.
+    SIZE_LIMITS = {"steps_per_quarter": 96, "max_duration_steps": 96 * 64}
+
     def __init__(self, steps_per_quarter: int = 12, max_duration_steps: int = 192,
                  tracks: list[dict[str, Any]] | None = None, time_signatures: Sequence[Sequence[int]] = ((4, 4),),
                  default_time_signature: Sequence[int] = (4, 4), default_tempo: int = 120,

@@ -41,6 +41,9 @@ class PerformanceTokenizer(MusicTokenizer):
     kind = "performance"
     timebase = "seconds"
 
+    #: Millisecond steps at most, and shifts of at most 10 s.
+    SIZE_LIMITS = {"steps_per_second": 1000, "max_shift_steps": 10_000}
+
     def __init__(self, steps_per_second: int = 100, max_shift_steps: int = 100,
                  tracks: list[dict[str, Any]] | None = None, default_velocity: int = 80) -> None:
         self.rate = int(steps_per_second)
