@@ -12,6 +12,7 @@ import sys
 import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pretty_midi
 import pytest
@@ -93,6 +94,14 @@ def test_real_server_serves_concurrent_text_and_music(server: str) -> None:
     assert status == 400 and "invalid checkpoint name" in json.loads(body)["error"]
 
 
+def generate(page: Any, expect: Any, timeout: int, **fields: str) -> None:
+    """Fill the form's fields (by element id), press Generate and wait until it is done."""
+    for name, value in fields.items():
+        page.fill(f"#{name}", value)
+    page.click("#generate")
+    expect(page.locator("#status")).to_have_text(re.compile("^done"), timeout=timeout)
+
+
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install "
                                                    "chromium)")
 def test_playground_in_headless_chromium(server: str, tmp_path: Path) -> None:
@@ -126,11 +135,7 @@ def test_playground_in_headless_chromium(server: str, tmp_path: Path) -> None:
             page.select_option("#checkpoint", TEXT_RUN)
             expect(page.locator("#facts")).to_contain_text("lstm, 1 × 16")
             expect(page.locator("#facts")).to_contain_text("play")
-            page.fill("#seed", "JULIET:")
-            page.fill("#length", "5000")
-            page.fill("#num_samples", "2")
-            page.click("#generate")
-            expect(page.locator("#status")).to_have_text(re.compile("^done"), timeout=60_000)
+            generate(page, expect, 60_000, seed="JULIET:", length="5000", num_samples="2")
             texts = page.locator("pre.sample-text").all_text_contents()
             assert len(texts) == 2 and all(t.startswith("JULIET:") and len(t) == 5007 for t in texts)
             seen = page.evaluate("window.seen")
@@ -142,11 +147,7 @@ def test_playground_in_headless_chromium(server: str, tmp_path: Path) -> None:
             # Music: piano roll, an audio player with a WAV, MIDI and MusicXML downloads.
             page.select_option("#checkpoint", MUSIC_RUN)
             expect(page.locator("#seed")).to_have_value("C4 E4 G4")
-            page.fill("#bars", "4")
-            page.fill("#num_samples", "2")
-            page.fill("#random_seed", "11")
-            page.click("#generate")
-            expect(page.locator("#status")).to_have_text(re.compile("^done"), timeout=90_000)
+            generate(page, expect, 90_000, bars="4", num_samples="2", random_seed="11")
             rolls = page.locator("img.roll")
             expect(rolls).to_have_count(2)
             for i in range(2):
