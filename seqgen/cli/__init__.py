@@ -1,0 +1,9 @@
+"""The ``seqgen`` command: a thin click shell over library functions, one module per command.
+
+Importing the command modules registers them on ``main``, the entry point.
+"""
+
+from seqgen.cli import report, sample, serve, train
+from seqgen.cli.base import main
+
+__all__ = ["main", "report", "sample", "serve", "train"]

@@ -1,0 +1,110 @@
+"""``seqgen sample``: text streams to stdout, music goes to files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from seqgen.cli.base import main
+from seqgen.errors import SeqgenError
+
+@main.command()
+@click.option("--checkpoint", default=None, help="Checkpoint file or run directory (default: newest run's best.pt).")
+@click.option("--seed", default="", help='Text to start from; for music, note names such as "C4 E4 G4".')
+@click.option("--length", type=int, default=None,
+              help="Tokens to generate [default: 1000 for text; music: 16 bars] (music: an upper bound with --bars/--seconds).")
+@click.option("--temperature", default=1.0, help="Sampling temperature (0 = greedy).")
+@click.option("--top-k", default=0, help="Sample only among the k likeliest tokens (0 = all).")
+@click.option("--top-p", default=1.0, help="Nucleus sampling: smallest set reaching this probability.")
+@click.option("--num-samples", default=1, help="Samples to generate (as one batch).")
+@click.option("--stop", default="", help="Text: end a sample after it generates this string.")
+@click.option("--random-seed", type=int, default=None, help="Seed for reproducible samples.")
+@click.option("--primer", type=click.Path(dir_okay=False), default=None,
+              help="Music: a MIDI/MusicXML/ABC file whose music the sample continues.")
+@click.option("--bars", default=0.0, help="Music: length in bars (0: use --length); with --primer, bars after it.")
+@click.option("--seconds", default=0.0, help="Music: length in seconds (0: use --length); with --primer, after it.")
+@click.option("--only-new", is_flag=True,
+              help="Music: write only the continuation of --primer, starting at bar 1, with the primer's tempo, "
+                   "meter, key and tracks.")
+@click.option("--tempo", type=float, default=None,
+              help="Music: tempo of the output in quarter notes per minute (20-300; default: the primer's or the "
+                   "model's). Only the file's tempo changes: the model is not conditioned on it.")
+@click.option("--out", type=click.Path(dir_okay=False), multiple=True,
+              help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
+def sample(checkpoint: str | None, seed: str, length: int | None, temperature: float, top_k: int, top_p: float,
+           num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
+           only_new: bool, tempo: float | None, out: tuple[str, ...]) -> None:
+    """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
+    import torch
+
+    from seqgen.api import Generator
+    from seqgen.generate import SampleRequest
+    from seqgen.sampler import SamplingSettings, threads_for
+
+    request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
+                            bars, seconds, primer, only_new, tempo)
+    generator = Generator.load(checkpoint)
+    torch.set_num_threads(threads_for(num_samples))  # this process is ours: the global count is ours to set
+    if generator.domain == "music":
+        _sample_music(generator, request, out)
+    else:
+        _sample_text(generator, request, out)
+
+
+def _sample_text(generator: Any, request: Any, out: tuple[str, ...]) -> None:
+    from seqgen.atomic import atomic_write
+
+    if len(out) > 1 or any(Path(o).suffix.lower() not in ("", ".txt", ".md") for o in out):
+        raise SeqgenError("this checkpoint generates text: give one --out FILE.txt, or none for stdout")
+    stream = request.num_samples == 1 and not out
+
+    def show(_index: int, piece: str) -> None:
+        if stream:
+            click.echo(piece, nl=False)
+            sys.stdout.flush()
+
+    texts = generator.generate(request, show)
+    if stream:
+        click.echo()
+        return
+    several = request.num_samples > 1
+    joined = "\n\n".join(f"--- sample {i + 1} ---\n{text}" if several else text for i, text in enumerate(texts))
+    if out:
+        atomic_write(Path(out[0]), joined + "\n")
+        click.echo(f"wrote {out[0]}", err=True)
+    else:
+        click.echo(joined)
+
+
+def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
+    from seqgen.music.writers import write_music
+
+    pieces = generator.generate(request)
+    if not out:  # no file asked for: show the events a person can read
+        tokenizer = generator.tokenizer
+        for piece in pieces:
+            click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
+        click.echo("(pass --out FILE.mid to write MIDI)", err=True)
+        return
+    for index, piece in enumerate(pieces, 1):
+        summary = _written_summary(piece)
+        for path in map(Path, out):
+            target = path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
+            write_music(piece, target)
+            click.echo(f"wrote {target} ({summary})", err=True)
+
+
+def _written_summary(piece: Any) -> str:
+    """Tracks and notes as the MIDI writer writes them (after it drops duplicate and empty ones,
+    so the counts match what a DAW shows), bars begun, key and tempo."""
+    from seqgen.music.midi_io import piece_to_midi
+    from seqgen.music.writers import bar_lines
+
+    instruments = piece_to_midi(piece).instruments
+    notes = sum(len(i.notes) for i in instruments)
+    bars = sum(1 for q in bar_lines(piece) if q < piece.end - 1e-9)
+    key = f", key {piece.key}" if piece.key else ""
+    return f"{len(instruments)} tracks, {notes} notes, {bars} bars{key}, {piece.tempo_qpm:g} qpm"
