@@ -199,12 +199,18 @@ class Generator:
             >>> gen.score("To be, or not to be")   # doctest: +SKIP
             1.93...
         """
-        import numpy as np
+        return float(self.token_nll(data).mean(dtype="float64"))
 
-        from seqgen.evaluate import total_nll
+    def token_nll(self, data: Any) -> Any:
+        """-log p, in nats, of each token of ``data`` (see ``ids``) but the first, under the model
+        from a fresh state: a numpy array one shorter than ``ids(data)``.
+
+            >>> gen.token_nll("To be")   # doctest: +SKIP
+            array([2.1..., 0.3..., ...], dtype=float32)
+        """
+        from seqgen.evaluate import token_nll
 
         ids = self.ids(data)
         if len(ids) < 2:
             raise SeqgenError(f"need at least 2 tokens to score (the first is not predicted), got {len(ids)}")
-        nll, count = total_nll(self.model, np.asarray(ids, dtype=np.int64), streams=1)
-        return nll / count
+        return token_nll(self.model, ids)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from seqgen.cli import main
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
-from seqgen.evaluate import evaluate_checkpoint, report, total_nll
+from seqgen.evaluate import evaluate_checkpoint, report, token_nll, total_nll
 from seqgen.model import LanguageModel
 
 
@@ -48,6 +48,17 @@ def test_many_streams_still_count_every_token_once() -> None:
     per_stream = -(-(len(tokens) - 1) // 7)
     expected = sum(reference_nll(model, tokens[s: s + per_stream + 1]) for s in range(0, len(tokens) - 1, per_stream))
     assert nll == pytest.approx(expected, rel=1e-5)
+
+
+def test_token_nll_gives_each_token_its_own_loss() -> None:
+    model, tokens = model_and_tokens()
+    per_token = token_nll(model, tokens)
+    assert per_token.shape == (len(tokens) - 1,)
+    x = torch.from_numpy(tokens.astype(np.int64))
+    with torch.no_grad():
+        logits, _ = model.eval()(x[None, :-1])
+    expected = F.cross_entropy(logits[0], x[1:], reduction="none").numpy()
+    np.testing.assert_allclose(per_token, expected, rtol=1e-5, atol=1e-6)  # 700 tokens: across chunks of 256
 
 
 def test_report_per_token_and_per_character() -> None:
