@@ -16,6 +16,7 @@ import torch
 
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
+from seqgen.music.controls import Controls, parse_key, parse_meter
 from seqgen.sampler import SamplingSettings, generate
 from seqgen.tokenizer import Tokenizer
 
@@ -29,8 +30,9 @@ MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 
 @dataclass
 class SampleRequest:
-    """What to generate. ``length`` is in tokens; ``bars``, ``seconds`` and ``primer`` are for
-    music, which with none of ``length``, ``bars`` or ``seconds`` given is DEFAULT_BARS bars long."""
+    """What to generate. ``length`` is in tokens; ``bars``, ``seconds``, ``primer`` and the
+    controls after them are for music, which with none of ``length``, ``bars`` or ``seconds`` given
+    is DEFAULT_BARS bars long."""
 
     seed: str = ""
     length: int | None = None  # None: DEFAULT_LENGTH tokens (music: DEFAULT_BARS bars)
@@ -42,7 +44,9 @@ class SampleRequest:
     seconds: float = 0.0
     primer: str | None = None  # music: a file whose music the samples continue
     only_new: bool = False  # music: keep just the continuation of the primer, moved to quarter 0
-    tempo: float | None = None  # music: the output's tempo in quarters per minute (not the model's)
+    tempo: float | None = None  # music: the output's tempo in quarters per minute (the model gets the nearest)
+    key: str | None = None  # music: "E minor": no pitch outside it is drawn, and it is the key signature
+    time_signature: str | None = None  # music: "3/4": the meter of every bar
 
     def __post_init__(self) -> None:
         if self.length is not None and self.length <= 0:
@@ -57,6 +61,15 @@ class SampleRequest:
             raise SeqgenError("--only-new keeps what follows a --primer: give one")
         if self.tempo is not None and not MIN_TEMPO <= self.tempo <= MAX_TEMPO:
             raise SeqgenError(f"tempo must be {MIN_TEMPO:g} to {MAX_TEMPO:g} quarters per minute, got {self.tempo:g}")
+        if self.time_signature and self.primer:
+            raise SeqgenError("a --primer keeps its own meter: give --time-signature without one")
+        self.controls()  # refuse a key or meter that cannot be read now, not after loading a model
+
+    def controls(self) -> Controls:
+        """The key, meter and tempo asked for, parsed (``seqgen.music.controls``)."""
+        return Controls(key=parse_key(self.key) if self.key else None,
+                        meter=parse_meter(self.time_signature) if self.time_signature else None,
+                        tempo=self.tempo)
 
     def generator(self) -> torch.Generator:
         g = torch.Generator()
@@ -132,8 +145,12 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     # New music begins on the bar line after the primer, so --bars counts new bars only.
     offset = _bar_line_after(primer, primer.end) if primer else 0.0
 
+    controls = request.controls()
+
     def shaped(ids: list[int]) -> Any:
-        return _with_meta(tokenizer.decode(ids), tokenizer, primer, request.tempo)
+        piece = _with_meta(tokenizer.decode(ids), tokenizer, primer, request.tempo)
+        piece.key = controls.key.name if controls.key else piece.key
+        return piece
 
     bars, seconds = request.bars, request.seconds
     if not (bars or seconds or request.length):
@@ -143,8 +160,11 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     ended = [False] * request.num_samples
     # The codec's grammar lets only well-formed tokens be drawn; with bars it also holds End back
     # until, and ends a sample as soon as, its music reaches the requested bars.
+    meter = primer.meter_at(offset) if primer else controls.meter
     grammar = tokenizer.grammar(start, request.num_samples, bars=bars, offset=offset,
-                                meter=primer.meter_at(offset) if primer and bars else None)
+                                meter=meter if bars else None, controls=controls)
+    if grammar is None and (controls.key or controls.meter):
+        raise SeqgenError(f"--key and --time-signature need a codec with a grammar; the {tokenizer.kind} codec has none")
     stream = generate(model, start, limit, request.settings, request.num_samples, request.generator(),
                       tokenizer.banned, constraint=grammar)
     check = bool(seconds or (bars and grammar is None))  # decode now and then to see the length

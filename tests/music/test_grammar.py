@@ -24,7 +24,7 @@ LETTER = {PIECE: "P", END: "E", BAR: "B", TIMESIG: "S", TEMPO: "T", POS: "O", TR
 NOTE = "K?NV?D"
 GROUP = f"O(?:T(?:{NOTE})*|(?:{NOTE})+)"
 SEQUENCE = re.compile(f"PST(?:BS?(?:{GROUP})*(?:O(?=B))?)*(?:(?<=[TD])E)?")
-PARTIAL_NOTE = re.compile("(?:K|KN|KNV|N|NV)$")  # a note cut off by the sampling budget
+PARTIAL_NOTE = re.compile("O?(?:K|KN|KNV|N|NV)?$")  # a position or note cut off by the sampling budget
 
 
 def pieces() -> list[Piece]:
