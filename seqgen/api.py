@@ -162,11 +162,11 @@ class Generator:
 
         Keyword arguments are those of ``seqgen.generate.SampleRequest`` (``seed``, ``length``,
         ``num_samples``, ``stop``, ``random_seed``; for music ``bars``, ``seconds``, ``primer``,
-        ``only_new``, ``tempo``) and of ``SamplingSettings`` (``temperature``, ``top_k``,
-        ``top_p``), with their defaults. Text needs a ``seed``.
+        ``only_new``, ``tempo``, ``key``, ``time_signature``, ``loop``) and of ``SamplingSettings``
+        (``temperature``, ``top_k``, ``top_p``), with their defaults. Text needs a ``seed``.
 
             >>> gen.sample(seed="ROMEO:", length=200, temperature=0.8, stop="\\n\\n")  # doctest: +SKIP
-            >>> piece = music_gen.sample(bars=8, random_seed=1)                      # doctest: +SKIP
+            >>> piece = music_gen.sample(bars=8, key="E minor", time_signature="3/4", loop=True)  # doctest: +SKIP
             >>> seqgen.write_music(piece, "new.mid")                                 # doctest: +SKIP
         """
         request = self.request(**options)
