@@ -169,14 +169,13 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     # The codec's grammar lets only well-formed tokens be drawn; with bars it also holds End back
     # until, and ends a sample as soon as, its music reaches the requested bars.
     meter = primer.meter_at(offset) if primer else controls.meter
-    grammar = tokenizer.grammar(start, count, bars=bars, offset=offset,
-                                meter=meter if bars else None, controls=controls)
-    if grammar is None and (controls.key or controls.meter or request.loop):
-        raise SeqgenError(f"--key, --time-signature and --loop need a codec with a grammar; the {tokenizer.kind} "
-                          "codec has none")
+    grammar = tokenizer.grammar(start, count, bars=bars, offset=offset, meter=meter if bars else None,
+                                controls=controls, seconds=seconds)
+    if (controls.meter or request.loop) and tokenizer.timebase != "quarters":
+        raise SeqgenError(f"--time-signature and --loop need bars; the {tokenizer.kind} codec keeps time in seconds")
     stream = generate(model, start, limit, request.settings, count, request.generator(),
                       tokenizer.banned, constraint=grammar)
-    check = bool(seconds or (bars and grammar is None))  # decode now and then to see the length
+    check = bool(seconds or bars)  # decode now and then to see the length (a grammar may not count it)
     for step, tokens in enumerate(stream, 1):
         for index, token in enumerate(tokens.tolist()):
             if not ended[index]:

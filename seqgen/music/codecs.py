@@ -301,13 +301,13 @@ class MusicTokenizer(Tokenizer):
         return Piece(tracks=tracks)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
-                meter: Sequence[int] | None = None, controls: Any = None) -> Any:
+                meter: Sequence[int] | None = None, controls: Any = None, seconds: float = 0.0) -> Any:
         """A constraint for ``seqgen.sampler.generate`` that lets only well-formed tokens be drawn,
         following ``num_samples`` samples that continue ``start_ids`` (see ``seqgen.music.grammar``);
         with ``bars``, a sample is done once its music reaches ``bars`` bars after quarter
-        ``offset`` (in ``meter``, else the meter sampled there); ``controls``
-        (``seqgen.music.controls.Controls``) narrow it to a key, meter and tempo. None for a codec without one
-        (the performance codec, for now)."""
+        ``offset`` (in ``meter``, else the meter sampled there), or ``seconds`` long where the
+        codec keeps time in seconds; ``controls`` (``seqgen.music.controls.Controls``) narrow it
+        to a key, meter and tempo. None for a codec without one."""
         return None
 
     def encode_primer(self, path: str | Path) -> list[int]:

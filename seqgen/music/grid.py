@@ -136,7 +136,9 @@ class GridTokenizer(MusicTokenizer):
         return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
-                meter: Sequence[int] | None = None, controls: Controls | None = None) -> GridGrammar:
+                meter: Sequence[int] | None = None, controls: Controls | None = None,
+                seconds: float = 0.0) -> GridGrammar:
+        """See ``seqgen.music.grammar``; ``seconds`` are counted by ``sample_music``, not here."""
         tempo = nearest_tempo(controls.tempo) if controls and controls.tempo else None
         return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter, controls=controls,
                            tempo=tempo)
