@@ -86,7 +86,8 @@ def test_music_copies_are_transposition_invariant_and_stay_in_one_track() -> Non
     assert index.longest(Piece([_tune([60])])) == 0
 
 
-def test_novelty_command_reports_text_and_music_copies(small_text: Path, midi_folder: Path, tmp_path: Path) -> None:
+def test_novelty_command_reports_text_and_music_copies(small_text: Path, midi_folder: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     run = seqgen.train(corpus=small_text, run_dir="runs/t", val_frac=0.1, test_frac=0.0, **TINY)
     essay = tmp_path / "essay.txt"
     essay.write_text("Nothing new: O gentle night, number 3 is the one we keep.\nzzz", encoding="utf-8")
@@ -104,3 +105,9 @@ def test_novelty_command_reports_text_and_music_copies(small_text: Path, midi_fo
     assert result.output.split()[:2] == ["32", "notes"] and "Flute" in result.output
     missing = CliRunner().invoke(main, ["novelty", "nope.txt", "--checkpoint", str(run.run_dir)])
     assert missing.exit_code == 1 and missing.output.startswith("Error: nope.txt does not exist")
+    # Without its corpus a run still samples; its summary says the novelty is unknown, and why.
+    midi_folder.rename(tmp_path / "moved")
+    monkeypatch.setattr(seqgen.novelty, "_INDEXES", {})
+    result = CliRunner().invoke(main, ["sample", "--checkpoint", str(music.run_dir), "--length", "20", "--out", "x.mid"])
+    assert result.exit_code == 0, result.output
+    assert "; copied from training: unknown (no corpus named" in result.output

@@ -121,8 +121,9 @@ def _copied_from_training(generator: Any) -> Any:
 
     try:
         index = novelty_index(generator.config.data)
-    except SeqgenError as err:
-        return lambda _piece: f"; copied from training: unknown ({err})"
+    except SeqgenError as err:  # e.g. the corpus is not on this machine: the samples still count
+        reason = str(err)
+        return lambda _piece: f"; copied from training: unknown ({reason})"
 
     def copied(piece: Any) -> str:
         found = index.copies(piece, 1)
