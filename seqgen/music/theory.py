@@ -2,9 +2,9 @@
 
 Loss cannot say whether four voices sing like Bach's; these can: whether the voices sound
 together, form triads and dominant sevenths, avoid parallel fifths and octaves, stay in order and
-in their ranges, and sing one note at a time, and how many bars a piece reaches. Every check
-samples the music at the beats of its time signature (the quarter in 4/4 and 3/4, the dotted
-quarter in 6/8), and none depends on the key, so a sample in any key compares with a corpus in
+in their ranges, and sing one note at a time, and how many bars a piece reaches. The checks
+sample the music at the beats of its time signature (the quarter in 4/4 and 3/4, the dotted
+quarter in 6/8), parallels note to note, rates are per 100 beats, and none depends on the key, so a sample in any key compares with a corpus in
 its own keys. Voice ranges and their top-to-bottom order come from the corpus itself
 (``VoiceProfile``), since what is "too high" is a fact about the music imitated.
 """
@@ -20,6 +20,7 @@ import numpy as np
 from seqgen.music.score import Piece
 
 EPS = 1e-6  # quarters: onsets and beats this close count as simultaneous
+JUST_BEFORE = 1e-3  # quarters: well under the shortest note of any codec's grid
 
 #: Pitch-class sets, from their lowest member, of the chords counted as "chords": the four
 #: triads (major, minor, diminished, augmented) and the complete dominant seventh.
@@ -108,16 +109,16 @@ class VoiceProfile:
 
 
 @dataclass(frozen=True)
-class Beats:
-    """What each voice sounds at each beat onset: ``pitches[voice][beat]`` is a sorted tuple
+class Sounding:
+    """What each voice sounds at given moments: ``pitches[voice][moment]`` is a sorted tuple
     (empty when the voice rests). Voices are listed from the top voice down."""
 
     voices: tuple[str, ...]
     pitches: tuple[tuple[tuple[int, ...], ...], ...]
 
     @classmethod
-    def of(cls, piece: Piece, voices: Sequence[str]) -> Beats:
-        times = beat_times(piece)
+    def at(cls, piece: Piece, voices: Sequence[str], times: np.ndarray) -> Sounding:
+        """The voices at ``times`` (sorted quarters): a note sounds from its onset up to its end."""
         sounding: list[list[list[int]]] = [[[] for _ in times] for _ in voices]
         index = {name: i for i, name in enumerate(voices)}
         for track in piece.tracks:
@@ -130,25 +131,29 @@ class Beats:
                     rows[b].append(n.pitch)
         return cls(tuple(voices), tuple(tuple(tuple(sorted(set(p))) for p in row) for row in sounding))
 
+    @classmethod
+    def on_beats(cls, piece: Piece, voices: Sequence[str]) -> Sounding:
+        return cls.at(piece, voices, beat_times(piece))
+
     @property
-    def n_beats(self) -> int:
+    def n_times(self) -> int:
         return len(self.pitches[0]) if self.pitches else 0
 
-    def single(self, voice: int, beat: int) -> int | None:
-        """The voice's pitch at a beat when it sings exactly one (chords and rests: None)."""
-        sound = self.pitches[voice][beat]
+    def single(self, voice: int, moment: int) -> int | None:
+        """The voice's pitch at a moment when it sounds exactly one (chords and rests: None)."""
+        sound = self.pitches[voice][moment]
         return sound[0] if len(sound) == 1 else None
 
 
-def _per_100(count: int, beats: Beats) -> float | None:
-    return 100 * count / beats.n_beats if beats.n_beats else None
+def _per_100(count: int, beats: int) -> float | None:
+    return 100 * count / beats if beats else None
 
 
-def all_voices_rate(beats: Beats) -> float | None:
-    """Share of beats on which every voice sounds."""
-    if not beats.n_beats:
+def all_voices_rate(beats: Sounding) -> float | None:
+    """Share of beats on which every voice sounds (``beats``: the voices on the beats)."""
+    if not beats.n_times:
         return None
-    return sum(all(v[b] for v in beats.pitches) for b in range(beats.n_beats)) / beats.n_beats
+    return sum(all(v[b] for v in beats.pitches) for b in range(beats.n_times)) / beats.n_times
 
 
 def is_chord(pitch_classes: set[int]) -> bool:
@@ -157,45 +162,51 @@ def is_chord(pitch_classes: set[int]) -> bool:
     return any(tuple(sorted((p - root) % 12 for p in pcs)) in CHORDS for root in pcs)
 
 
-def chord_rate(beats: Beats) -> float | None:
+def chord_rate(beats: Sounding) -> float | None:
     """Share of the beats on which all voices sound (at least three of them) where the sounding
     pitch classes form a triad or dominant seventh; None when there are no such beats."""
     if len(beats.voices) < 3:
         return None
-    full = [b for b in range(beats.n_beats) if all(v[b] for v in beats.pitches)]
+    full = [b for b in range(beats.n_times) if all(v[b] for v in beats.pitches)]
     if not full:
         return None
     return sum(is_chord({p % 12 for v in beats.pitches for p in v[b]}) for b in full) / len(full)
 
 
-def parallels_per_100_beats(beats: Beats) -> float | None:
-    """Parallel fifths and octaves (unisons too) per 100 beats: any two voices, a perfect fifth
-    or octave apart (compound or not) on two consecutive beats, both voices moving."""
+def parallels_per_100_beats(piece: Piece, voices: Sequence[str]) -> float | None:
+    """Parallel fifths and octaves (unisons too) per 100 beats: two voices moving at the same
+    moment in the same direction, a perfect fifth or octave apart (compound or not) both before
+    and after. Counted note to note, as a theorist reads them: sampled beat to beat, Bach's
+    passing notes between beats made 2.9 per 100 beats of 18 val chorales look parallel, and
+    fifths and octaves by contrary motion (his cadences have them) another 0.6."""
+    beats = len(beat_times(piece))
+    onsets = np.unique([n.start for t in piece.tracks if not t.is_drum and t.name in voices for n in t.notes])
+    after, before = Sounding.at(piece, voices, onsets), Sounding.at(piece, voices, onsets - JUST_BEFORE)
     count = 0
-    for a, b in combinations(range(len(beats.voices)), 2):
-        for k in range(beats.n_beats - 1):
-            now = beats.single(a, k), beats.single(b, k)
-            then = beats.single(a, k + 1), beats.single(b, k + 1)
-            if None in now or None in then or now[0] == then[0] or now[1] == then[1]:
-                continue
+    for a, b in combinations(range(len(voices)), 2):
+        for k in range(len(onsets)):
+            now = before.single(a, k), before.single(b, k)
+            then = after.single(a, k), after.single(b, k)
+            if None in now or None in then or (then[0] - now[0]) * (then[1] - now[1]) <= 0:
+                continue  # a rest or chord, a voice that holds, or contrary motion
             interval = abs(now[0] - now[1]) % 12
             count += interval in (0, 7) and abs(then[0] - then[1]) % 12 == interval
     return _per_100(count, beats)
 
 
-def crossings_per_100_beats(beats: Beats) -> float | None:
+def crossings_per_100_beats(beats: Sounding) -> float | None:
     """Voice crossings per 100 beats: each beat, each pair of voices where the one that belongs
     higher sounds a note below a note of the one that belongs lower."""
-    count = sum(1 for hi, lo in combinations(range(len(beats.voices)), 2) for k in range(beats.n_beats)
+    count = sum(1 for hi, lo in combinations(range(len(beats.voices)), 2) for k in range(beats.n_times)
                 if beats.pitches[hi][k] and beats.pitches[lo][k] and beats.pitches[hi][k][0] < beats.pitches[lo][k][-1])
-    return _per_100(count, beats)
+    return _per_100(count, beats.n_times)
 
 
-def voice_polyphony(beats: Beats) -> dict[str, float]:
+def voice_polyphony(beats: Sounding) -> dict[str, float]:
     """Per voice, the share of beats on which it sounds two or more notes at once."""
-    if not beats.n_beats:
+    if not beats.n_times:
         return {}
-    return {name: sum(len(p) > 1 for p in row) / beats.n_beats for name, row in zip(beats.voices, beats.pitches)}
+    return {name: sum(len(p) > 1 for p in row) / beats.n_times for name, row in zip(beats.voices, beats.pitches)}
 
 
 def out_of_range_rate(piece: Piece, profile: VoiceProfile) -> float | None:
@@ -210,12 +221,12 @@ def theory_summary(piece: Piece, profile: VoiceProfile | None = None) -> dict[st
     """The theory checks of one piece against a corpus's ``profile`` (default: the piece's own,
     so ranges are then met by construction). None marks a check with nothing to count."""
     profile = profile or VoiceProfile.of([piece])
-    beats = Beats.of(piece, profile.order)
+    beats = Sounding.on_beats(piece, profile.order)
     per_voice = voice_polyphony(beats)
     return {
         "bars": float(len(bar_starts(piece))),
         "chord_rate": chord_rate(beats),
-        "parallels_per_100_beats": parallels_per_100_beats(beats),
+        "parallels_per_100_beats": parallels_per_100_beats(piece, profile.order),
         "crossings_per_100_beats": crossings_per_100_beats(beats),
         "out_of_range_rate": out_of_range_rate(piece, profile),
         "all_voices_rate": all_voices_rate(beats),

@@ -30,8 +30,8 @@ CLEAN = [(72, 67, 64, 48), (72, 69, 65, 53), (71, 67, 62, 55), (72, 67, 64, 48)]
 FIFTHS = [(72, 67, 64, 48), (72, 69, 65, 53), (74, 71, 62, 55), (72, 67, 64, 48)]
 
 
-def beats_of(piece: Piece) -> theory.Beats:
-    return theory.Beats.of(piece, VOICES)
+def beats_of(piece: Piece) -> theory.Sounding:
+    return theory.Sounding.on_beats(piece, VOICES)
 
 
 def test_beat_is_the_time_signatures_beat() -> None:
@@ -73,13 +73,31 @@ def test_chords_are_triads_and_dominant_sevenths_in_any_inversion() -> None:
 
 
 def test_exactly_one_parallel_fifth_and_one_parallel_octave() -> None:
-    assert theory.parallels_per_100_beats(beats_of(chorale(*CLEAN))) == 0.0
-    assert theory.parallels_per_100_beats(beats_of(chorale(*FIFTHS))) == 25.0  # 1 in 4 beats
+    assert theory.parallels_per_100_beats(chorale(*CLEAN), VOICES) == 0.0
+    assert theory.parallels_per_100_beats(chorale(*FIFTHS), VOICES) == 25.0  # 1 in 4 beats
     octaves = chorale((72, 67, 64, 48), (74, 67, 64, 50), (74, 67, 64, 50), (74, 67, 64, 50))
-    assert theory.parallels_per_100_beats(beats_of(octaves)) == 25.0
+    assert theory.parallels_per_100_beats(octaves, VOICES) == 25.0
     # Oblique motion into a fifth (one voice holds) is not a parallel.
     oblique = chorale((67, 64, 60, 48), (67, 64, 60, 36))
-    assert theory.parallels_per_100_beats(beats_of(oblique)) == 0.0
+    assert theory.parallels_per_100_beats(oblique, VOICES) == 0.0
+    # Nor is contrary motion from a fifth to a twelfth (G/C to C/F, as at Bach's cadences).
+    contrary = chorale((67, 64, 55, 48), (72, 64, 55, 41))
+    assert theory.parallels_per_100_beats(contrary, VOICES) == 0.0
+
+
+def test_parallels_are_read_note_to_note_not_beat_to_beat() -> None:
+    """Bach, BWV 24.6: octaves Bb-Bb on one beat and C-C on the next, but the soprano's passing
+    notes C-D come between, so it reaches its C from above while the bass rises: no parallel."""
+    soprano = [Note(70, 0.0, 0.5), Note(72, 0.5, 0.25), Note(74, 0.75, 0.25), Note(72, 1.0, 1.0)]
+    bass = [Note(46, 0.0, 1.0), Note(48, 1.0, 1.0)]
+    piece = Piece([Track("Soprano", 0, False, soprano), Track("Bass", 0, False, bass)])
+    on_beats = theory.Sounding.on_beats(piece, ["Soprano", "Bass"])
+    assert on_beats.pitches == (((70,), (72,)), ((46,), (48,)))  # octaves on both beats
+    assert theory.parallels_per_100_beats(piece, ["Soprano", "Bass"]) == 0.0
+    # Fifths in eighth notes between the beats are parallels all the same.
+    eighths = Piece([Track("Soprano", 0, False, [Note(67, 0.0, 0.5), Note(69, 0.5, 1.5)]),
+                     Track("Bass", 0, False, [Note(48, 0.0, 0.5), Note(50, 0.5, 1.5)])])
+    assert theory.parallels_per_100_beats(eighths, ["Soprano", "Bass"]) == 50.0  # 1 in 2 beats
 
 
 def test_crossings_polyphony_and_range() -> None:
