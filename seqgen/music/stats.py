@@ -235,7 +235,7 @@ def compare(samples: Sequence[Piece], reference: Sequence[Piece], profile: Voice
         return total / total.sum() if total.sum() else total
 
     def side(pieces: Sequence[Piece]) -> dict[str, float | str | None]:
-        out: dict[str, float | str | None] = dict(mean_summary(pieces, profile))
+        out: dict[str, float | str | None] = {"pieces": len(pieces), **mean_summary(pieces, profile)}
         if bars and pieces:
             out["reached_bars_rate"] = sum(len(bar_starts(p)) >= bars for p in pieces) / len(pieces)
         ranges = VoiceProfile.of(pieces).ranges

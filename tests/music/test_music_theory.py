@@ -134,7 +134,7 @@ def test_compare_cuts_the_reference_to_the_samples_length() -> None:
     assert four_bars.end == 16.0  # the original is untouched
     sample = chorale(*FIFTHS, *CLEAN)  # two bars, one parallel fifth in 8 beats
     out = compare([sample], [four_bars], bars=2)
-    assert out["reference"]["quarters"] == 8.0 and out["reference"]["bars"] == 2.0
+    assert out["reference"]["pieces"] == 1 and out["reference"]["quarters"] == 8.0 and out["reference"]["bars"] == 2.0
     assert out["samples"]["reached_bars_rate"] == 1.0 and out["reference"]["reached_bars_rate"] == 1.0
     assert out["samples"]["parallels_per_100_beats"] == 12.5 and out["reference"]["parallels_per_100_beats"] == 0.0
     # The same music in another key sits at distance 0: histograms are taken from each tonic.
