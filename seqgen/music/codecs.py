@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from seqgen.errors import SeqgenError
 from seqgen.music.score import Note, Piece, Track
+from seqgen.music.theory import beat_count
 from seqgen.tokenizer import Tokenizer
 
 #: 32 velocity levels (MidiTok's and Performance RNN's count); multiples of 4 so the usual DAW
@@ -331,9 +332,11 @@ class MusicTokenizer(Tokenizer):
         raise SeqgenError(f"primer file {path} could not be used ({'; '.join(reasons)})")
 
     def units(self, doc: Piece) -> dict[str, float]:
-        """Notes, beats (quarter notes) and seconds of the piece itself, the same for every codec,
-        so nats per note / beat / second compare across tokenizations."""
-        return {"notes": float(doc.n_notes), "beats": float(doc.end), "seconds": float(doc.seconds)}
+        """Notes, quarter notes, beats (of the time signature: a dotted quarter in 6/8) and seconds
+        of the piece itself, the same for every codec, so nats per note / quarter / beat / second
+        compare across tokenizations."""
+        return {"notes": float(doc.n_notes), "quarters": float(doc.end), "beats": beat_count(doc),
+                "seconds": float(doc.seconds)}
 
 
 def _note_rows(piece: Piece, timebase: str) -> dict[tuple[str, int], list[tuple[float, float]]]:
