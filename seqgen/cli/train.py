@@ -21,6 +21,10 @@ TRAIN_OPTIONS = [
     config_option(d, "test_frac", "Fraction of the corpus (its very end) held out for testing."),
     config_option(d, "encoding", "Text encoding of .txt corpora."),
     config_option(d, "transpose", "Music: also train on each piece moved up to N semitones down/up (0: off)."),
+    config_option(d, "grid_steps", "Grid codec: steps per quarter note, a multiple of 4 up to 120 "
+                  "(12: 16ths and triplets; 24: also 32nds; 60: also quintuplets)."),
+    config_option(d, "max_duration", "Grid codec: longest note in quarter notes (longer ones are cut)."),
+    config_option(d, "max_shift", "Performance codec: longest time-shift token in seconds."),
     config_option(m, "cell", "Recurrent cell (peephole is a custom cell, several times slower to train).",
             type=click.Choice(CELLS)),
     config_option(m, "layers", "Stacked recurrent layers."),

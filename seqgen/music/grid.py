@@ -52,9 +52,11 @@ class GridTokenizer(MusicTokenizer):
     """Bar / Position / Track / Pitch / Velocity / Duration events on a beat grid."""
 
     kind = "grid"
+    fit_options = ("steps_per_quarter", "max_duration")
 
-    #: 96 steps a quarter resolve any tuplet a score writes; 64 quarters is longer than any note.
-    SIZE_LIMITS = {"steps_per_quarter": 96, "max_duration_steps": 96 * 64}
+    #: 120 steps a quarter (8 * 3 * 5) hold 32nd notes, triplets and quintuplets at once; 64
+    #: quarters is longer than any note. ``seqgen.config`` allows the same.
+    SIZE_LIMITS = {"steps_per_quarter": 120, "max_duration_steps": 120 * 64}
 
     def __init__(self, steps_per_quarter: int = 12, max_duration_steps: int = 192,
                  tracks: list[dict[str, Any]] | None = None, time_signatures: Sequence[Sequence[int]] = ((4, 4),),
@@ -96,8 +98,8 @@ class GridTokenizer(MusicTokenizer):
     # -- building --------------------------------------------------------------------------
     @classmethod
     def fit(cls, train_docs: Sequence[Piece], **options: Any) -> GridTokenizer:
-        """Options: ``steps_per_quarter`` (12; 24 makes 32nd notes exact), ``max_duration`` in
-        quarters (16), ``max_tracks`` (64); others are ignored."""
+        """Options: ``steps_per_quarter`` (12; 24 makes 32nd notes exact, 60 quintuplets),
+        ``max_duration`` in quarters (16), ``max_tracks`` (64); others are ignored."""
         steps = int(options.get("steps_per_quarter") or 12)
         max_quarters = float(options.get("max_duration") or 16)
         meters: Counter[tuple[int, int]] = Counter()

@@ -40,6 +40,7 @@ class PerformanceTokenizer(MusicTokenizer):
 
     kind = "performance"
     timebase = "seconds"
+    fit_options = ("max_shift",)
 
     #: Millisecond steps at most, and shifts of at most 10 s.
     SIZE_LIMITS = {"steps_per_second": 1000, "max_shift_steps": 10_000}
