@@ -41,7 +41,8 @@ class Corpus(ABC):
 
     @abstractmethod
     def splits(self, val_frac: float, test_frac: float) -> Splits:
-        """Documents per split, contiguous in the corpus's natural order (never shuffled)."""
+        """Documents per split: text in contiguous slices of its natural order; music as whole
+        pieces dealt by a seeded shuffle within each collection."""
 
     def augment(self, train_docs: list[Any], transpose: int) -> list[Any]:
         """Extra training documents made from the train split (music: other keys). Text has none."""

@@ -17,8 +17,9 @@ TRAIN_OPTIONS = [
     config_option(d, "corpus", "Corpus name (see `seqgen corpus list`) or a .txt/MIDI file or folder."),
     config_option(d, "tokenizer", "char | bpe | unigram (text); grid | performance (music). Empty: char for text, grid for music."),
     config_option(d, "vocab_size", "Vocabulary size for bpe/unigram."),
-    config_option(d, "val_frac", "Fraction of the corpus (its end, before test) used for validation."),
-    config_option(d, "test_frac", "Fraction of the corpus (its very end) held out for testing."),
+    config_option(d, "val_frac", "Fraction for validation: text, its end before test; music, that share of the "
+                  "pieces of each collection (seeded shuffle)."),
+    config_option(d, "test_frac", "Fraction held out for testing: text, its very end; music, as for val."),
     config_option(d, "encoding", "Text encoding of .txt corpora."),
     config_option(d, "transpose", "Music: also train on each piece moved up to N semitones down/up (0: off)."),
     config_option(d, "grid_steps", "Grid codec: steps per quarter note, a multiple of 4 up to 120 "
