@@ -170,9 +170,12 @@ class MusicCorpus(Corpus):
             "tracks": sum(len(p.tracks) for p in pieces),
             "notes": sum(p.n_notes for p in pieces),
             "quarters": round(sum(p.end for p in pieces), 1),
+            "bars": sum(p.n_bars for p in pieces),
             "seconds": round(sum(p.seconds for p in pieces), 1),
+            "hours": round(sum(p.seconds for p in pieces) / 3600, 2),
             "track names": ", ".join(f"{n} ({c})" for n, c in names.most_common(6)),
             "skipped files": len(self.skipped),
+            "skipped": [list(x) for x in self.skipped],  # (file or work, why)
             "kept with issues": self.issue_text() or "none",
             "splits": ", ".join(f"{s} {len(sizes[s])}" for s in ("train", "val", "test")) + f" pieces ({split_text})",
             "cache": str(self.cache_path),

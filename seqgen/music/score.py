@@ -75,6 +75,11 @@ class Piece:
         return max((n.end for t in self.tracks for n in t.notes), default=0.0)
 
     @property
+    def n_bars(self) -> int:
+        """Bars up to the last note: the score's own bars where it has them, else the meter's."""
+        return sum(1 for q in (self.bars or bar_lines(self)) if q < self.end - 1e-9)
+
+    @property
     def seconds(self) -> float:
         """Length in seconds under the piece's tempo map."""
         return self.seconds_at(self.end)
@@ -157,6 +162,17 @@ class Piece:
             bars=list(data.get("bars", [])),  # caches written before bars were read have none
             issues=list(data.get("issues", [])),
         )
+
+
+def bar_lines(piece: Piece) -> list[float]:
+    """Quarter positions of the meter's bar lines up to the end of the piece, following meter
+    changes (a score's own bars, which may be short or long, are ``Piece.bars``)."""
+    lines, q, end = [], 0.0, piece.end
+    while q <= end and len(lines) < 100_000:
+        lines.append(q)
+        num, den = piece.meter_at(q)
+        q += max(num * 4 / den, 0.25)
+    return lines
 
 
 def transpose(piece: Piece, semitones: int) -> Piece:
