@@ -29,7 +29,7 @@ from seqgen.music.codecs import (
     nearest_velocity,
 )
 from seqgen.music.grammar import BAR, DUR, END, PIECE, PITCH, POS, TEMPO, TIMESIG, TRACK, VEL, GridGrammar
-from seqgen.music.score import Note, Piece, Track
+from seqgen.music.score import Note, Piece
 from seqgen.tokenizer import register
 
 #: Tempo levels: Maelzel's metronome marks, the tempi scores are written in.
@@ -132,9 +132,6 @@ class GridTokenizer(MusicTokenizer):
             "default_tempo": self.default_tempo,
             "default_velocity": self.default_velocity,
         }
-
-    def seed_piece(self, tracks: list[Track]) -> Piece:
-        return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
                 meter: Sequence[int] | None = None) -> GridGrammar:

@@ -109,6 +109,18 @@ class Piece:
 
         return convert
 
+    def to_quarters(self) -> Callable[[float], float]:
+        """The inverse of :meth:`to_seconds`: a seconds -> quarters function for this tempo map."""
+        tempo_map = self.tempo_map()
+        to_seconds = self.to_seconds()
+        elapsed = [to_seconds(q) for q, _ in tempo_map]
+
+        def convert(seconds: float) -> float:
+            i = max(0, bisect.bisect_right(elapsed, seconds) - 1)
+            return tempo_map[i][0] + (seconds - elapsed[i]) * tempo_map[i][1] / 60.0
+
+        return convert
+
     def meter_at(self, quarter: float) -> tuple[int, int]:
         """The time signature in force at ``quarter``."""
         changes = sorted(self.time_signature_changes)
@@ -173,6 +185,25 @@ def bar_lines(piece: Piece) -> list[float]:
         num, den = piece.meter_at(q)
         q += max(num * 4 / den, 0.25)
     return lines
+
+
+def retime(piece: Piece, tempo_qpm: float, tempo_changes: list[tuple[float, float]]) -> Piece:
+    """The same sounding music under another tempo map: each note keeps its time in seconds and
+    gets the quarters that time falls on under ``tempo_qpm`` and ``tempo_changes``. For music
+    timed in seconds (the performance codec), where a new tempo must not speed it up or slow it
+    down. The piece's own bar starts are dropped (they were in the old quarters)."""
+    seconds = piece.to_seconds()
+    quarters = Piece(tempo_qpm=tempo_qpm, tempo_changes=list(tempo_changes)).to_quarters()
+    tracks = []
+    for t in piece.tracks:
+        notes = []
+        for n in t.notes:
+            start = quarters(seconds(n.start))
+            notes.append(Note(n.pitch, start, quarters(seconds(n.end)) - start, n.velocity))
+        tracks.append(Track(t.name, t.program, t.is_drum, notes))
+    return Piece(tracks=tracks, tempo_qpm=tempo_qpm, time_signature=piece.time_signature, key=piece.key,
+                 title=piece.title, tempo_changes=list(tempo_changes),
+                 time_signature_changes=list(piece.time_signature_changes), issues=list(piece.issues))
 
 
 def transpose(piece: Piece, semitones: int) -> Piece:
