@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 #: Bump when parsing changes what a Piece holds, so stale caches (ours and the token arrays keyed
 #: by our fingerprint) are rebuilt. Independent of any codec.
-ADAPTER_VERSION = 3  # 2: repeats expanded, Piece.bars and Piece.issues; 3: sustain pedal applied to MIDI
+ADAPTER_VERSION = 4  # 2: repeats expanded, Piece.bars and Piece.issues; 3: sustain pedal applied to MIDI; 4: ABC fermata notes kept
 CACHE_FORMAT = 1
 #: Folder names that mark a corpus laid out in its own splits.
 SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
