@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 import os
 from pathlib import Path
 
@@ -161,7 +162,14 @@ def test_folk_corpus_parses_with_keys_and_meters() -> None:
     assert {(6, 8), (2, 4), (3, 4)} <= {p.time_signature for p in pieces}
     result = roundtrip_f1(pieces, fit_tokenizer("grid", pieces))  # type: ignore[arg-type]
     print(f"\nfolk: {len(pieces)} tunes, grid round-trip F1 {result['f1']:.4f} (32nd notes are off the 12-step grid)")
-    assert result["f1"] >= 0.98
+    assert result["f1"] >= 0.98  # measured 0.98753: 8,748 of 701,410 notes start or end off the grid
+    fine = roundtrip_f1(pieces, fit_tokenizer("grid", pieces, steps_per_quarter=24))  # type: ignore[arg-type]
+    assert fine["f1"] >= 0.999  # measured 0.99971: 204 notes are off a 24-step grid (odd tuplets)
+    splits = corpus.splits(0.05, 0.05)
+    book = {id(piece): collection_of(label) for label, _, piece in corpus._load()}
+    for split in ("val", "test"):  # both books, in proportion (O'Neill's 2,000 tunes, Ryan's 1,060)
+        books = Counter(book[id(p)] for p in splits[split])
+        assert set(books) == {"oneills1850", "ryansMammoth"} and books["oneills1850"] > books["ryansMammoth"]
 
 
 def test_split_by_collection_is_seeded_stratified_and_stable() -> None:
