@@ -223,7 +223,7 @@ def _with_meta(piece: Any, tokenizer: Tokenizer, primer: Any, tempo: float | Non
     """Give a decoded piece the primer's tempo, meter, key and tracks (the codec keeps only its
     quantised tempo and its corpus's track names), and ``tempo`` when one is asked for."""
     if primer:
-        piece.tempo_qpm, piece.tempo_changes = primer.tempo_qpm, list(primer.tempo_changes)
+        piece = tokenizer.with_tempo_of(piece, primer)
         piece.time_signature = primer.time_signature
         piece.time_signature_changes = list(primer.time_signature_changes)
         piece.key, piece.title = primer.key, primer.title

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from seqgen.errors import SeqgenError
-from seqgen.music.score import Note, Piece, Track
+from seqgen.music.score import Note, Piece, Track, retime
 from seqgen.music.theory import beat_count
 from seqgen.tokenizer import Tokenizer
 
@@ -230,6 +230,9 @@ class MusicTokenizer(Tokenizer):
     SIZE_LIMITS: ClassVar[dict[str, int]] = {}
 
     domain = "music"
+    #: The header of decoded and seed pieces: codecs fit the corpus's commonest.
+    default_tempo: float = 120.0
+    default_meter: tuple[int, int] = (4, 4)
     #: Time axis the round trip is exact on ("quarters" or "seconds") and its tolerance.
     timebase = "quarters"
     tolerance = 1e-6
@@ -298,8 +301,8 @@ class MusicTokenizer(Tokenizer):
         return self.encode(self.seed_piece(tracks), end=False)
 
     def seed_piece(self, tracks: list[Track]) -> Piece:
-        """A piece with the corpus's usual header around ``tracks``."""
-        return Piece(tracks=tracks)
+        """A piece with the corpus's usual header (tempo, meter) around ``tracks``."""
+        return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
                 meter: Sequence[int] | None = None, controls: Any = None, seconds: float = 0.0) -> Any:
@@ -310,6 +313,15 @@ class MusicTokenizer(Tokenizer):
         codec keeps time in seconds; ``controls`` (``seqgen.music.controls.Controls``) narrow it
         to a key, meter and tempo. None for a codec without one."""
         return None
+
+    def with_tempo_of(self, piece: Piece, source: Piece) -> Piece:
+        """``piece`` (decoded by this codec) under ``source``'s tempo map, e.g. a primer's. A codec
+        timed in quarters keeps each note's quarters; one timed in seconds keeps its seconds
+        (:func:`~seqgen.music.score.retime`), so the music is neither sped up nor slowed down."""
+        if self.timebase == "seconds":
+            return retime(piece, source.tempo_qpm, source.tempo_changes)
+        piece.tempo_qpm, piece.tempo_changes = source.tempo_qpm, list(source.tempo_changes)
+        return piece
 
     def encode_primer(self, path: str | Path) -> list[int]:
         """A MIDI/MusicXML/ABC file's first piece as ids, without the end token (``--primer``)."""
