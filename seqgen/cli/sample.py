@@ -81,6 +81,7 @@ def _sample_text(generator: Any, request: Any, out: tuple[str, ...]) -> None:
 
 def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
     from seqgen.music.writers import write_music
+    from seqgen.music.written import written_summary
 
     pieces = generator.generate(request)
     if not out:  # no file asked for: show the events a person can read
@@ -90,21 +91,9 @@ def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
         click.echo("(pass --out FILE.mid to write MIDI)", err=True)
         return
     for index, piece in enumerate(pieces, 1):
-        summary = _written_summary(piece)
+        summary = written_summary(piece)
         for path in map(Path, out):
             target = path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
             write_music(piece, target)
             click.echo(f"wrote {target} ({summary})", err=True)
 
-
-def _written_summary(piece: Any) -> str:
-    """Tracks and notes as the MIDI writer writes them (after it drops duplicate and empty ones,
-    so the counts match what a DAW shows), bars begun, key and tempo."""
-    from seqgen.music.midi_io import piece_to_midi
-    from seqgen.music.writers import bar_lines
-
-    instruments = piece_to_midi(piece).instruments
-    notes = sum(len(i.notes) for i in instruments)
-    bars = sum(1 for q in bar_lines(piece) if q < piece.end - 1e-9)
-    key = f", key {piece.key}" if piece.key else ""
-    return f"{len(instruments)} tracks, {notes} notes, {bars} bars{key}, {piece.tempo_qpm:g} qpm"

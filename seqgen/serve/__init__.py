@@ -8,7 +8,10 @@ Routes (every error is ``{"error": "..."}`` with a 4xx status, never a traceback
 - ``POST /api/generate/text``           server-sent events: ``text`` events ``{"sample", "text"}``
                                         (each sample's seed first, then new pieces), then ``done``
                                         ``{"texts"}`` or ``error`` ``{"error"}``
-- ``POST /api/generate/music``          JSON: per sample, URLs of its .mid, .musicxml, .wav and .png
+- ``POST /api/generate/music``          JSON: per sample, its facts and notes as the MIDI file holds them,
+                                        URLs of its .mid, .musicxml, .wav, .png and per-voice .wav stems
+- ``POST /api/score/text``              JSON: each token of a text with -log p the model gave it
+- ``POST /api/primers``                 a music file's bytes (``?name=clip.mid``): an id for ``primer``
 - ``GET  /api/files/<id>/<name>``       a file a music generation wrote
 - ``GET  /api/runs/<name>/loss.png``    a run's loss curve
 
@@ -24,7 +27,8 @@ The modules, in the order a request meets them:
 - ``fields``   the JSON body and its fields, checked and turned into a ``SampleRequest``
 - ``catalog``  the runs under the checkpoint folder and their loaded models
 - ``stream``   a text generation in a worker thread, streamed as server-sent events
-- ``outputs``  the files music generations write, and the limit on generations at once
+- ``outputs``  the files music generations write, uploaded primers, and the limit on generations
+- ``studio``   scoring a text's tokens (for shading) and uploading a primer file
 """
 
 from seqgen.serve.app import create_app, serve
