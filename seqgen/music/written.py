@@ -15,14 +15,14 @@ from seqgen.music.score import Piece
 
 def written_facts(piece: Piece, midi: Any = None) -> dict[str, Any]:
     """Tracks, notes and seconds of the MIDI file ``piece`` writes (``midi``: that file's
-    ``PrettyMIDI`` when the caller has it already), bars begun, key and tempo."""
+    ``PrettyMIDI`` when the caller has it already), bars begun, key, tempo and meter (``"3/4"``)."""
     from seqgen.music.writers import bar_lines
 
     midi = midi if midi is not None else piece_to_midi(piece)
     return {"tracks": len(midi.instruments), "notes": sum(len(i.notes) for i in midi.instruments),
             "seconds": round(float(midi.get_end_time()), 3),
             "bars": sum(1 for q in bar_lines(piece) if q < piece.end - 1e-9),
-            "key": piece.key, "tempo": piece.tempo_qpm}
+            "key": piece.key, "tempo": piece.tempo_qpm, "time_signature": "/".join(map(str, piece.time_signature))}
 
 
 def written_summary(piece: Piece) -> str:
