@@ -24,6 +24,15 @@ function midiLink(url, name) {
   return link;
 }
 
+// Fade the notes of the voices that are not heard, in every roll of a sample.
+function paintVoices(rolls, player) {
+  for (const roll of rolls) {
+    for (const group of roll.querySelectorAll(".voice")) {
+      group.classList.toggle("silent", !player.audible(Number(group.dataset.voice)));
+    }
+  }
+}
+
 function playerControls(sample, player, rolls) {
   const play = el("button", { type: "button", class: "small", "aria-label": `Play sample ${sample.sample}`,
                               text: "Play" });
@@ -51,10 +60,7 @@ function playerControls(sample, player, rolls) {
     sample.voices.forEach((voice, i) => {
       const toggle = (kind, text) => button(text, (e) => {
         e.target.setAttribute("aria-pressed", String(player.toggle(kind, i)));
-        for (const roll of rolls) {
-          sample.voices.forEach((_, j) => roll.querySelector(`[data-voice="${j}"]`)
-            .classList.toggle("silent", !player.audible(j)));
-        }
+        paintVoices(rolls, player);
       }, { "aria-pressed": "false", "aria-label": `${text} ${voice.name}`, class: `secondary small ${kind}` });
       voices.append(el("li", {}, el("span", { class: `swatch v${i % 8}` }), ` ${voice.name} `,
                        toggle("muted", "Mute"), toggle("solo", "Solo")));
@@ -74,6 +80,7 @@ function openRoll(sample, player, controls, rolls, home) {
     player.seek(((e.clientX - box.left) / box.width) * Math.max(sample.seconds, 1));
   });
   rolls.push(big);
+  paintVoices(rolls, player);
   $("roll-title").textContent = `Sample ${sample.sample} · ${facts(sample)}`;
   $("roll-body").replaceChildren(el("div", { class: "roll-scroll" }, big), controls);
   dialog.onclose = () => {
