@@ -33,7 +33,7 @@ MAX_MODELS = 4  # loaded models kept; the least recently used goes first
 #: Under this many steps a run is flagged "barely trained": its samples are mostly noise. (The
 #: ``cpu`` preset trains about 1,000 steps in a minute on two cores.)
 BARELY_TRAINED = 300
-MIN_CURVE_POINTS = 3  # validation points a loss curve needs before it shows a trend
+MIN_CURVE_POINTS = 3  # points a loss curve needs before it shows a trend
 log = logging.getLogger("seqgen.serve")
 
 
@@ -167,13 +167,16 @@ def _checkpoint(folder: Path) -> tuple[Path, tuple[int, int]]:
 
 
 def _val_history(folder: Path) -> dict[str, Any]:
-    """How many validation points the run's loss curve has (a short run's curve is one dot, and the
-    page says so) and the best validation bits per character, when the run logged them."""
+    """How many points the run's loss curve has (a short run's is one dot, and the page says so):
+    ``curve_points`` in its longer series (train or val), ``val_points``; and the best validation
+    bits per character, when the run logged them."""
     from seqgen.run_dir import read_metrics
 
-    rows = [r for r in read_metrics(folder / "metrics.jsonl") if "val_loss" in r]
-    bpc = [r["val_bpc"] for r in rows if isinstance(r.get("val_bpc"), (int, float)) and math.isfinite(r["val_bpc"])]
-    return {"val_points": len(rows), "few_points": len(rows) < MIN_CURVE_POINTS,
+    rows = read_metrics(folder / "metrics.jsonl")
+    val = [r for r in rows if "val_loss" in r]
+    points = max(len(val), sum("train_loss" in r for r in rows))
+    bpc = [r["val_bpc"] for r in val if isinstance(r.get("val_bpc"), (int, float)) and math.isfinite(r["val_bpc"])]
+    return {"curve_points": points, "val_points": len(val), "few_points": points < MIN_CURVE_POINTS,
             "bits_per_char": round(min(bpc), 4) if bpc else None}
 
 

@@ -164,7 +164,7 @@ def test_text_studio_in_headless_chromium(page: Any, tmp_path: Path) -> None:
     expect(page.locator("#facts")).to_contain_text("lstm, 1 × 16")
     expect(page.locator("#facts")).to_contain_text("bits/char")
     expect(page.locator("#cue")).to_contain_text("Barely trained: 6 steps")
-    expect(page.locator("#loss-caption")).to_contain_text("Only 2 validation points")
+    expect(page.locator("#loss-caption")).to_contain_text("Only 2 points so far")
     curve = page.locator("#loss-curve")
     expect(curve).to_be_visible()
     assert curve.evaluate("img => img.naturalWidth") > 0
@@ -195,6 +195,9 @@ def test_text_studio_in_headless_chromium(page: Any, tmp_path: Path) -> None:
     expect(newest.locator("pre.shaded")).to_have_count(1)
     after = texts_of(newest)[0]
     assert after[:3000] == before[:3000] and len(after) == len(before) and after != before
+    with page.expect_download() as download_info:
+        newest.get_by_role("button", name="Download .txt").click()
+    assert Path(download_info.value.path()).read_text(encoding="utf-8") == after
 
     # Honest inputs: an empty number is an error at its field, not 0; no card, no stale error.
     page.fill("#temperature", "")

@@ -114,8 +114,8 @@ def test_listing_names_the_fields_and_cues_about_training(client: TestClient, ru
     listed = {run["name"]: run for run in data["runs"]}
     for name in (TEXT_RUN, MUSIC_RUN):
         rows = [json.loads(line) for line in (runs / name / "metrics.jsonl").read_text().splitlines()]
-        points = sum("val_loss" in row for row in rows)
-        assert listed[name]["val_points"] == points == 2 and listed[name]["few_points"]
+        points = max(sum("val_loss" in row for row in rows), sum("train_loss" in row for row in rows))
+        assert listed[name]["curve_points"] == points == 2 and listed[name]["few_points"]
         assert listed[name]["step"] < BARELY_TRAINED and listed[name]["barely_trained"]
     bpc = min(row["val_bpc"] for row in map(json.loads, (runs / TEXT_RUN / "metrics.jsonl").read_text().splitlines())
               if "val_bpc" in row)

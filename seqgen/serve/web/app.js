@@ -101,8 +101,8 @@ function selectRun(name) {
   img.onload = () => { $("loss").hidden = false; };
   img.src = `${current.loss_curve}?v=${current.modified}`;
   $("loss-caption").textContent = current.few_points
-    ? `Only ${current.val_points} validation point${current.val_points === 1 ? "" : "s"} so far: too few for a ` +
-      "curve. Train longer (or evaluate more often with --eval-every) to see a trend."
+    ? `Only ${current.curve_points} point${current.curve_points === 1 ? "" : "s"} so far: too few for a curve. ` +
+      "Train longer to see a trend."
     : "train and validation loss (nats/token) by step";
   const domain = current.domain;
   document.body.dataset.domain = domain;
