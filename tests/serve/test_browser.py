@@ -16,7 +16,7 @@ from typing import Any
 
 import pretty_midi
 import pytest
-from tiny_runs import MUSIC_RUN, TEXT_RUN
+from tiny_runs import MUSIC_RUN, TEXT_RUN, write_tunes
 
 from seqgen.generate import DEFAULT_BARS, DEFAULT_LENGTH
 
@@ -293,6 +293,17 @@ def test_music_studio_in_headless_chromium(page: Any, tmp_path: Path) -> None:
     expect(card.get_by_role("button", name=re.compile("^Mute "))).to_have_count(2)  # controls back in the card
     play.click()
     shot(page, "studio-music.png", tmp_path)
+
+    # A primer clip: uploaded when chosen, then continued with only the new bars.
+    clip = write_tunes(tmp_path / "clips") / "tune1.mid"
+    page.set_input_files("#primer", str(clip))
+    expect(page.locator("#primer-info")).to_contain_text("tune1.mid: 60 notes in 2 track(s)")
+    expect(page.locator("#only_new")).to_be_enabled()
+    page.check("#only_new")
+    generate(page, expect, 90_000, bars="1", num_samples="1")
+    expect(page.locator("#results .result").first.locator(".settings-line")).to_contain_text("only new true")
+    page.set_input_files("#primer", [])  # no primer: the seed counts again
+    expect(page.locator("#only_new")).to_be_disabled()
 
     # At phone width the page does not scroll sideways.
     page.set_viewport_size({"width": 390, "height": 844})
