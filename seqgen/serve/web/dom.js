@@ -50,3 +50,11 @@ export function downloadText(text, name) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+// A ranked sample's score for a person: "best · 1.52 nats/token · longest copy from train 17 chars".
+export function describeScore(score, place) {
+  const parts = [place === 0 ? "best" : `#${place + 1}`];
+  if (score.nll !== null && score.nll !== undefined) parts.push(`${score.nll.toFixed(3)} nats/token`);
+  if (score.copied !== null && score.copied !== undefined) parts.push(`longest copy from train ${score.copied} ${score.unit}`);
+  return parts.join(" · ");
+}

@@ -9,7 +9,7 @@ function settings(body) {
   const skip = new Set(["checkpoint", "seed", "primer"]);
   const parts = [`random seed ${body.random_seed}`];
   for (const [key, value] of Object.entries(body)) {
-    if (!skip.has(key) && key !== "random_seed" && value !== "") parts.push(`${key.replace("_", " ")} ${JSON.stringify(value)}`);
+    if (!skip.has(key) && key !== "random_seed" && value !== "") parts.push(`${key.replaceAll("_", " ")} ${JSON.stringify(value)}`);
   }
   return parts.join(" · ");
 }

@@ -1,6 +1,6 @@
 // Music results: facts counted from the MIDI file, a piano roll that opens full size with a
 // playhead, a player with loop and per-voice mute/solo, and a MIDI link a DAW can take by drag.
-import { $, el, button, plural } from "./dom.js";
+import { $, el, button, describeScore, plural } from "./dom.js";
 import { post } from "./api.js";
 import { drawRoll, movePlayhead } from "./roll.js";
 import { Player } from "./player.js";
@@ -91,9 +91,10 @@ function openRoll(sample, player, controls, rolls, home) {
   movePlayhead(rolls, player.time());
 }
 
-function musicCard(sample, run) {
+function musicCard(sample, place, run) {
   const card = el("article", { class: "card music" });
   card.append(el("h3", { text: `Sample ${sample.sample}` }), el("p", { class: "muted facts", text: facts(sample) }));
+  if (sample.score) card.append(el("p", { class: "rank", text: describeScore(sample.score, place) }));
   const files = sample.files;
   const rolls = [];
   const audio = sample.stems.length ? sample.stems : files.wav ? [files.wav] : [];
@@ -125,6 +126,6 @@ export async function generateMusic(cards, run, body, signal) {
   const response = await post("/api/generate/music", body, signal);
   const data = await response.json();
   cards.classList.add("music");
-  cards.replaceChildren(...data.samples.map((sample) => musicCard(sample, run)));
+  cards.replaceChildren(...data.samples.map((sample, place) => musicCard(sample, place, run)));
   return `done: ${plural(data.samples.length, "sample")} in ${data.seconds.toFixed(1)} s`;
 }

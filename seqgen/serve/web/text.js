@@ -1,6 +1,6 @@
 // Text results: the seed set apart from what the model wrote, each piece shaded by how likely
 // the model found it, and per sample Copy, Download .txt, Continue from here and click-to-re-roll.
-import { $, el, button, downloadText } from "./dom.js";
+import { $, el, button, describeScore, downloadText } from "./dom.js";
 import { post, streamText } from "./api.js";
 
 class TextCard {
@@ -19,13 +19,14 @@ class TextCard {
       this.seedSpan, this.genSpan);
     this.pre.addEventListener("click", (e) => this.clicked(e));
     this.quality = el("span", { class: "muted quality" });
+    this.rank = el("span", { class: "rank" });
     const tools = el("p", { class: "tools" },
       button("Copy", () => this.copy()),
       button("Download .txt", () => downloadText(this.text, `${run.name}-sample-${index + 1}.txt`)),
       button("Continue from here", () => studio.generate({ ...body, seed: this.text, num_samples: 1,
                                                               random_seed: undefined }, run)));
     this.node = el("article", { class: "card text-card" },
-      el("h3", { text: count > 1 ? `Sample ${index + 1} ` : "Sample " }, this.quality), this.pre, tools);
+      el("h3", { text: count > 1 ? `Sample ${index + 1} ` : "Sample " }, this.rank, this.quality), this.pre, tools);
   }
 
   // Add a streamed piece: the part within the seed's length shows as seed, the rest as generated.
@@ -122,7 +123,13 @@ export async function generateText(cards, run, body, studio, signal) {
     if (!samples[index].node.isConnected) cards.append(samples[index].node); // a card only once it has text
     samples[index].append(piece);
   }, signal);
-  await Promise.all(samples.map((card) => card.shade().catch((err) => {
+  // Ranked (keep/rank): only the kept samples stay, best first, each with its score.
+  const shown = done.kept ? done.kept.map((score) => samples[score.sample]) : samples;
+  if (done.kept) {
+    done.kept.forEach((score, place) => { shown[place].rank.textContent = `${describeScore(score, place)} `; });
+    cards.replaceChildren(...shown.map((card) => card.node));
+  }
+  await Promise.all(shown.map((card) => card.shade().catch((err) => {
     card.quality.textContent = `· not shaded: ${err.message}`;
   })));
   const chars = done.texts.reduce((sum, t) => sum + t.length, 0);
