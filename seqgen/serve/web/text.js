@@ -3,6 +3,12 @@
 import { $, el, button, describeScore, downloadText } from "./dom.js";
 import { post, streamText } from "./api.js";
 
+// One sample from `body` with `changes`: no ranking (keep/rank need several samples to pick from).
+function single(body, changes) {
+  const { keep: _keep, rank: _rank, ...rest } = body;
+  return { ...rest, ...changes, num_samples: 1 };
+}
+
 class TextCard {
   constructor(index, count, run, body, studio) {
     this.run = run;
@@ -23,8 +29,8 @@ class TextCard {
     const tools = el("p", { class: "tools" },
       button("Copy", () => this.copy()),
       button("Download .txt", () => downloadText(this.text, `${run.name}-sample-${index + 1}.txt`)),
-      button("Continue from here", () => studio.generate({ ...body, seed: this.text, num_samples: 1,
-                                                              random_seed: undefined }, run)));
+      button("Continue from here", () => studio.generate(single(body, { seed: this.text, random_seed: undefined }),
+                                                         run)));
     this.node = el("article", { class: "card text-card" },
       el("h3", { text: count > 1 ? `Sample ${index + 1} ` : "Sample " }, this.rank, this.quality), this.pre, tools);
   }
@@ -83,8 +89,8 @@ class TextCard {
     if (at < 1) return; // a generation needs at least one character to start from
     const kept = this.text.slice(0, at);
     const rest = this.offsets().filter((start) => start >= at).length;
-    const body = { ...this.body, seed: kept, length: Math.max(1, rest), num_samples: 1,
-                   random_seed: Math.floor(Math.random() * 2 ** 31) };
+    const body = single(this.body, { seed: kept, length: Math.max(1, rest),
+                                     random_seed: Math.floor(Math.random() * 2 ** 31) });
     this.studio.task(`re-rolling from character ${at}…`, async (signal) => {
       this.reset(Math.min(this.seedLength, at));
       const done = await streamText(body, (_, piece) => this.append(piece), signal);
