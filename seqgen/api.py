@@ -61,7 +61,6 @@ def train(corpus: str | Path | None = None, max_time: float | None = None, prese
         >>> run.best_val, run.run_dir                                         # doctest: +SKIP
         (1.71..., PosixPath('checkpoints/shakespeare-lstm-...'))
     """
-    from seqgen.config import resolve_config
     from seqgen.trainer import Trainer
 
     flags = {name: _plain(value) for name, value in settings.items()}
@@ -76,7 +75,7 @@ def train(corpus: str | Path | None = None, max_time: float | None = None, prese
             raise SeqgenError("resume continues a run with its own settings: give no preset or config with it")
         trainer = Trainer.resume(os.fspath(resume), flags, echo=say, progress=not quiet)
     else:
-        trainer = Trainer(resolve_config(preset, _plain(config), flags), echo=say, progress=not quiet)
+        trainer = Trainer.fresh(preset, _plain(config), flags, echo=say, progress=not quiet)
     return trainer.run()
 
 

@@ -86,6 +86,8 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 1337
     run_dir: str = ""  # empty: checkpoints/<corpus>-<cell>-<timestamp>
+    # The automatic choice of model and optimiser, and why (empty: the settings were given).
+    auto: str = ""
 
 
 @dataclass
