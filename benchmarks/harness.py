@@ -26,10 +26,11 @@ GROUPS = {
     "throughput": "benchmarks.throughput",
     "sampling": "benchmarks.sampling",
     "budget": "benchmarks.budget",
+    "heldout": "benchmarks.heldout",
     "corpus": "benchmarks.corpus_prep",
 }
 TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling",
-          "budget": "val loss at budget", "corpus": "corpus prep"}
+          "budget": "val loss at budget", "heldout": "held-out loss", "corpus": "corpus prep"}
 COLUMNS = ("benchmark", "setting", "value", "reference/target", "ratio")
 
 

@@ -28,12 +28,15 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqgen.atomic import atomic_write
 from seqgen.config import Config, ModelConfig
 from seqgen.model import weight_shapes
 from seqgen.paths import cache_dir
+
+if TYPE_CHECKING:
+    from seqgen.dataset import TokenData
 
 #: Widths tried, narrowest first; CPUs stop at CPU_MAX_HIDDEN when the budget gives no clock.
 WIDTHS = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
@@ -181,14 +184,18 @@ def choose(train_tokens: int, vocab: int, max_time: float, max_steps: int, epoch
     return Choice(settings, round(steps), seen)
 
 
-def autoconfigure(config: Config, train_tokens: int, vocab: int, flags: dict[str, Any], device: str,
-                  autocast: bool, echo: Callable[[str], None] = print) -> None:
-    """Fill ``config`` with the automatic choice, leaving every setting in ``flags`` as given;
-    the one-line reason is printed and kept in ``config.train.auto``."""
+def autoconfigure(config: Config, data: TokenData, flags: dict[str, Any], echo: Callable[[str], None] = print) -> None:
+    """Fill ``config`` with the automatic choice for ``data``'s train split, leaving every setting
+    in ``flags`` as given; the one-line reason is printed and kept in ``config.train.auto``."""
+    from seqgen.device import pick_device, use_bf16
+
     t = config.train
+    device = pick_device(t.device)
+    train_tokens, vocab = len(data.arrays["train"]), data.tokenizer.vocab_size
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # ranks must agree: no timing race
-    speed = measure_speed(device, autocast, vocab) if t.max_time and not distributed else None
-    choice = choose(train_tokens, vocab, t.max_time, t.max_steps, t.epochs, speed, device.startswith("cuda"))
+    speed = (measure_speed(str(device), use_bf16(t.precision, device), vocab)
+             if t.max_time and not distributed else None)
+    choice = choose(train_tokens, vocab, t.max_time, t.max_steps, t.epochs, speed, device.type == "cuda")
     config.update({k: v for k, v in choice.settings.items() if k not in flags})
     m = config.model
     budget = " and ".join(part for part in (f"{t.max_time:g} s" if t.max_time else "", f"{t.max_steps} steps"

@@ -175,9 +175,7 @@ class Trainer:
             return cls(config, echo=echo, progress=progress)
         config.validate()
         data = prepare(load_corpus(config.data.corpus, config.data.encoding), config.data)
-        device = pick_device(config.train.device)
-        autoconfig.autoconfigure(config, len(data.arrays["train"]), data.tokenizer.vocab_size, flags, str(device),
-                                 use_bf16(config.train.precision, device), echo)
+        autoconfig.autoconfigure(config, data, flags, echo)
         return cls(config, data, echo=echo, progress=progress)
 
     @classmethod

@@ -7,9 +7,12 @@ Routes (every error is ``{"error": "..."}`` with a 4xx status, never a traceback
                                         ``defaults`` a request gets for the fields it leaves out
 - ``POST /api/generate/text``           server-sent events: ``text`` events ``{"sample", "text"}``
                                         (each sample's seed first, then new pieces), then ``done``
-                                        ``{"texts"}`` or ``error`` ``{"error"}``
+                                        ``{"texts"}`` or ``error`` ``{"error"}``; with ``keep``/``rank``
+                                        every sample streams and ``done`` has the kept ``texts``, best
+                                        first, and ``kept``: their scores (``sample``, ``nll``, ``copied``)
 - ``POST /api/generate/music``          JSON: per sample, its facts and notes as the MIDI file holds them,
                                         URLs of its .mid, .musicxml, .wav, .png and per-voice .wav stems
+                                        (and its ``score`` when ``keep``/``rank`` ranked them)
 - ``POST /api/score/text``              JSON: each token of a text with -log p the model gave it
 - ``POST /api/primers``                 a music file's bytes (``?name=clip.mid``): an id for ``primer``
 - ``GET  /api/files/<id>/<name>``       a file a music generation wrote
