@@ -301,6 +301,13 @@ def test_music_studio_in_headless_chromium(page: Any, tmp_path: Path) -> None:
     play.click()
     shot(page, "studio-music.png", tmp_path)
 
+    # Keep the best 2 of 3: only they show, best first, each with its score.
+    generate(page, expect, 90_000, bars="2", num_samples="3", keep="2", random_seed="5")
+    ranks = page.locator("#results .result").first.locator("article.card .rank")
+    expect(ranks).to_have_count(2)
+    assert re.match(r"best · \d+\.\d+ nats/token", ranks.first.inner_text()), ranks.all_inner_texts()
+    page.fill("#keep", "")
+
     # A primer clip: uploaded when chosen, then continued with only the new bars.
     clip = write_tunes(tmp_path / "clips") / "tune1.mid"
     page.set_input_files("#primer", str(clip))
