@@ -26,7 +26,7 @@ from seqgen.errors import SeqgenError
 from seqgen.paths import cache_dir, slug
 from seqgen.tokenizer import Tokenizer, fit_tokenizer, tokenizer_class, tokenizer_from_state
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: music units hold quarters and beats of the time signature
 
 
 @dataclass

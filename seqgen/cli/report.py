@@ -14,21 +14,27 @@ from seqgen.cli.base import DEFAULTS, fmt, main, print_table
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--samples", default=8, help="Music: samples to generate and compare with the split's statistics (0: none).")
-def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, samples: int) -> None:
-    """Total NLL, nats/token, bits/char (or nats per note/beat/second) and perplexity over a whole
-    split; for music, also statistics of generated samples next to the split's."""
+@click.option("--bars", default=0.0, help="Music: bars asked of each sample; the split's pieces are cut to as many "
+              "(0: seqgen sample's default).")
+@click.option("--random-seed", default=0, help="Music: random seed of the samples.")
+def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, samples: int, bars: float,
+             random_seed: int) -> None:
+    """Total NLL, nats/token, bits/char (or nats per note/quarter/beat/second) and perplexity over
+    a whole split; for music, also music-theory statistics of generated samples next to the
+    split's pieces cut to the same length."""
     from seqgen.evaluate import evaluate_checkpoint
 
-    result = evaluate_checkpoint(checkpoint, split, device, samples)
+    result = evaluate_checkpoint(checkpoint, split, device, samples, bars, random_seed)
     if as_json:
         click.echo(json.dumps(result))
         return
     stats = result.pop("sample_stats", None)
     print_table(result)
     if stats:
-        click.echo(f"\n{'statistic':>24}  {'samples':>12}  {split:>12}")
-        for key, value in stats["samples"].items():
-            click.echo(f"{key:>24}  {fmt(value):>12}  {fmt(stats['reference'].get(key, '')):>12}")
+        click.echo(f"\n{'statistic':>28}  {'samples':>12}  {split:>12}")
+        for key in dict.fromkeys([*stats["samples"], *stats["reference"]]):
+            shown = [fmt(side[key]) if side.get(key) is not None else "-" for side in (stats["samples"], stats["reference"])]
+            click.echo(f"{key:>28}  {shown[0]:>12}  {shown[1]:>12}")
 
 
 @main.group()

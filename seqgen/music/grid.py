@@ -28,6 +28,7 @@ from seqgen.music.codecs import (
     TrackTable,
     nearest_velocity,
 )
+from seqgen.music.controls import Controls
 from seqgen.music.grammar import BAR, DUR, END, PIECE, PITCH, POS, TEMPO, TIMESIG, TRACK, VEL, GridGrammar
 from seqgen.music.score import Note, Piece, Track
 from seqgen.tokenizer import register
@@ -135,8 +136,12 @@ class GridTokenizer(MusicTokenizer):
         return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
-                meter: Sequence[int] | None = None) -> GridGrammar:
-        return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter)
+                meter: Sequence[int] | None = None, controls: Controls | None = None,
+                seconds: float = 0.0) -> GridGrammar:
+        """See ``seqgen.music.grammar``; ``seconds`` are counted by ``sample_music``, not here."""
+        tempo = nearest_tempo(controls.tempo) if controls and controls.tempo else None
+        return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter, controls=controls,
+                           tempo=tempo)
 
     # -- encoding --------------------------------------------------------------------------
     def _meter(self, meter: Sequence[int]) -> tuple[int, int] | None:

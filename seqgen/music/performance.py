@@ -23,6 +23,8 @@ from seqgen.music.codecs import (
     TrackTable,
     nearest_velocity,
 )
+from seqgen.music.controls import Controls
+from seqgen.music.event_grammar import PerformanceGrammar
 from seqgen.music.score import Note, Piece
 from seqgen.tokenizer import register
 
@@ -84,6 +86,13 @@ class PerformanceTokenizer(MusicTokenizer):
             "tracks": [dict(t) for t in self.tracks.tracks],
             "default_velocity": self.default_velocity,
         }
+
+    def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
+                meter: Sequence[int] | None = None, controls: Controls | None = None,
+                seconds: float = 0.0) -> PerformanceGrammar:
+        """See ``seqgen.music.event_grammar``: time is in seconds here, so ``bars``, ``offset`` and
+        ``meter`` do not apply; ``seconds`` count from where ``start_ids`` end."""
+        return PerformanceGrammar(self, start_ids, num_samples, seconds=seconds, controls=controls)
 
     # -- encoding --------------------------------------------------------------------------
     def _note_events(self, doc: Piece) -> list[tuple[int, int, int, int, int]]:
