@@ -93,6 +93,7 @@ def _sample_text(generator: Any, request: Any, out: tuple[str, ...]) -> None:
 
 def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
     from seqgen.music.writers import write_music
+    from seqgen.music.written import written_summary
 
     pieces = [piece for piece, _score in _ranked(generator, request)]
     copied = _copied_from_training(generator)
@@ -100,7 +101,7 @@ def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
         tokenizer = generator.tokenizer
         for index, piece in enumerate(pieces, 1):
             click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
-            click.echo(f"sample {index}: {_written_summary(piece)}{copied(piece)}", err=True)
+            click.echo(f"sample {index}: {written_summary(piece)}{copied(piece)}", err=True)
         click.echo("(pass --out FILE.mid to write MIDI)", err=True)
         return
     for index, piece in enumerate(pieces, 1):
@@ -108,7 +109,7 @@ def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
                    for path in map(Path, out)]
         for target in targets:
             write_music(piece, target)
-        click.echo(f"wrote {', '.join(map(str, targets))} ({_written_summary(piece)}{copied(piece)})", err=True)
+        click.echo(f"wrote {', '.join(map(str, targets))} ({written_summary(piece)}{copied(piece)})", err=True)
 
 
 def _ranked(generator: Any, request: Any, show: Any = None) -> list[tuple[Any, Any]]:
@@ -140,15 +141,3 @@ def _copied_from_training(generator: Any) -> Any:
 
     return copied
 
-
-def _written_summary(piece: Any) -> str:
-    """Tracks and notes as the MIDI writer writes them (after it drops duplicate and empty ones,
-    so the counts match what a DAW shows), bars begun, key and tempo."""
-    from seqgen.music.midi_io import piece_to_midi
-    from seqgen.music.writers import bar_lines
-
-    instruments = piece_to_midi(piece).instruments
-    notes = sum(len(i.notes) for i in instruments)
-    bars = sum(1 for q in bar_lines(piece) if q < piece.end - 1e-9)
-    key = f", key {piece.key}" if piece.key else ""
-    return f"{len(instruments)} tracks, {notes} notes, {bars} bars{key}, {piece.tempo_qpm:g} qpm"

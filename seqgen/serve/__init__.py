@@ -10,8 +10,11 @@ Routes (every error is ``{"error": "..."}`` with a 4xx status, never a traceback
                                         ``{"texts"}`` or ``error`` ``{"error"}``; with ``keep``/``rank``
                                         every sample streams and ``done`` has the kept ``texts``, best
                                         first, and ``kept``: their scores (``sample``, ``nll``, ``copied``)
-- ``POST /api/generate/music``          JSON: per sample, URLs of its .mid, .musicxml, .wav and .png
+- ``POST /api/generate/music``          JSON: per sample, its facts and notes as the MIDI file holds them,
+                                        URLs of its .mid, .musicxml, .wav, .png and per-voice .wav stems
                                         (and its ``score`` when ``keep``/``rank`` ranked them)
+- ``POST /api/score/text``              JSON: each token of a text with -log p the model gave it
+- ``POST /api/primers``                 a music file's bytes (``?name=clip.mid``): an id for ``primer``
 - ``GET  /api/files/<id>/<name>``       a file a music generation wrote
 - ``GET  /api/runs/<name>/loss.png``    a run's loss curve
 
@@ -27,7 +30,8 @@ The modules, in the order a request meets them:
 - ``fields``   the JSON body and its fields, checked and turned into a ``SampleRequest``
 - ``catalog``  the runs under the checkpoint folder and their loaded models
 - ``stream``   a text generation in a worker thread, streamed as server-sent events
-- ``outputs``  the files music generations write, and the limit on generations at once
+- ``outputs``  the files music generations write, uploaded primers, and the limit on generations
+- ``studio``   scoring a text's tokens (for shading) and uploading a primer file
 """
 
 from seqgen.serve.app import create_app, serve

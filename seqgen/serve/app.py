@@ -34,6 +34,7 @@ from seqgen.serve.fields import MUSIC_FIELDS, TEXT_FIELDS, parse_fields, read_js
 from seqgen.serve.guard import AllowedHosts, Guard, is_loopback
 from seqgen.serve.outputs import MEDIA, Outputs, Slots
 from seqgen.serve.stream import TextJob
+from seqgen.serve.studio import score_text, upload_primer
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_ACTIVE = 4  # generations running at once; more get 429
@@ -47,7 +48,8 @@ def index(_request: Request) -> Response:
 def checkpoints(request: Request) -> Response:
     catalog: Catalog = request.app.state.catalog
     return JSONResponse({"folder": printable(str(catalog.root)), "runs": catalog.listing(),
-                         "defaults": sampling_defaults()})
+                         "defaults": sampling_defaults(), "fields": {"text": list(TEXT_FIELDS),
+                                                                     "music": list(MUSIC_FIELDS)}})
 
 
 def loss_curve(request: Request) -> Response:
@@ -69,6 +71,8 @@ async def start_generation(request: Request, domain: str) -> tuple[Run, SampleRe
     """The request's run, which must be a ``domain`` ("text" or "music") model, and what to
     generate from it, with a generation slot taken: the caller gives it back when done."""
     fields = parse_fields(await read_json(request), TEXT_FIELDS if domain == "text" else MUSIC_FIELDS)
+    if "primer" in fields:  # an uploaded file's id: the library reads it from where it was kept
+        fields["primer"] = str(request.app.state.outputs.primer(fields["primer"]))
     sample = sample_request(fields)
     name = fields.get("checkpoint")
     run = await run_in_threadpool(request.app.state.catalog.get, name)
@@ -134,6 +138,8 @@ ROUTES = [
     Route("/api/checkpoints", checkpoints),
     Route("/api/generate/text", generate_text, methods=["POST"]),
     Route("/api/generate/music", generate_music, methods=["POST"]),
+    Route("/api/score/text", score_text, methods=["POST"]),
+    Route("/api/primers", upload_primer, methods=["POST"]),
     Route("/api/files/{id}/{name}", output_file),
     Route("/api/runs/{name}/loss.png", loss_curve),
     Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),

@@ -33,6 +33,10 @@ from seqgen.tokenizer import Tokenizer
 
 CHECKPOINT_FILES = ("best.pt", "last.pt")
 MAX_MODELS = 4  # loaded models kept; the least recently used goes first
+#: Under this many steps a run is flagged "barely trained": its samples are mostly noise. (The
+#: ``cpu`` preset trains about 1,000 steps in a minute on two cores.)
+BARELY_TRAINED = 300
+MIN_CURVE_POINTS = 3  # points a loss curve needs before it shows a trend
 log = logging.getLogger("seqgen.serve")
 
 
@@ -174,6 +178,20 @@ def _checkpoint(folder: Path) -> tuple[Path, tuple[int, int]]:
     return path, (stat.st_mtime_ns, stat.st_size)
 
 
+def _val_history(folder: Path) -> dict[str, Any]:
+    """How many points the run's loss curve has (a short run's is one dot, and the page says so):
+    ``curve_points`` in its longer series (train or val), ``val_points``; and the best validation
+    bits per character, when the run logged them."""
+    from seqgen.run_dir import read_metrics
+
+    rows = read_metrics(folder / "metrics.jsonl")
+    val = [r for r in rows if "val_loss" in r]
+    points = max(len(val), sum("train_loss" in r for r in rows))
+    bpc = [r["val_bpc"] for r in val if isinstance(r.get("val_bpc"), (int, float)) and math.isfinite(r["val_bpc"])]
+    return {"curve_points": points, "val_points": len(val), "few_points": points < MIN_CURVE_POINTS,
+            "bits_per_char": round(min(bpc), 4) if bpc else None}
+
+
 def _build(name: str, folder: Path, path: Path, modified: float) -> Run:
     """Load the checkpoint at ``path``; its facts must be JSON a response can carry (a crafted file
     can put a tensor where the step count belongs)."""
@@ -188,6 +206,7 @@ def _build(name: str, folder: Path, path: Path, modified: float) -> Run:
         "vocab": tokenizer.vocab_size, "params": model.num_parameters(),
         "best_val": best if isinstance(best, float) and math.isfinite(best) else None,
         "step": ckpt.step, "modified": modified, "loss_curve": f"/api/runs/{name}/loss.png",
+        "barely_trained": ckpt.step < BARELY_TRAINED, **_val_history(folder),
     }
     json.dumps(info, allow_nan=False, ensure_ascii=False).encode("utf-8")  # raises for what JSON cannot hold
     return Run(info, folder, model, tokenizer, config)

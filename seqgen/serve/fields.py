@@ -22,11 +22,11 @@ from seqgen.serve.errors import ApiError
 MAX_BODY = 64 * 1024  # bytes of a request body
 MAX_TOKENS = 5000  # tokens per sample
 MAX_SAMPLES = 8
-MAX_SEED = 5000  # characters
+MAX_SEED = 20_000  # characters: room to continue a long sample from its end
 MAX_BARS, MAX_SECONDS = 64, 120
 
 #: field -> (type, low, high) of a generation request; for a string, high is its longest length
-#: (a bool's bounds are unused).
+#: (a bool's bounds are unused). ``primer`` is the id ``POST /api/primers`` gave an uploaded file.
 COMMON: dict[str, tuple[type, float, float]] = {
     "checkpoint": (str, 0, 200), "seed": (str, 0, MAX_SEED), "length": (int, 1, MAX_TOKENS),
     "temperature": (float, 0, 100), "top_k": (int, 0, 10**9), "top_p": (float, 0, 1),
@@ -35,7 +35,7 @@ COMMON: dict[str, tuple[type, float, float]] = {
 TEXT_FIELDS = {**COMMON, "stop": (str, 0, 200)}
 MUSIC_FIELDS = {**COMMON, "bars": (float, 0, MAX_BARS), "seconds": (float, 0, MAX_SECONDS),
                 "tempo": (float, MIN_TEMPO, MAX_TEMPO), "key": (str, 0, 40), "time_signature": (str, 0, 7),
-                "loop": (bool, 0, 1)}
+                "loop": (bool, 0, 1), "only_new": (bool, 0, 1), "primer": (str, 0, 64)}
 NULLABLE = {"random_seed", "keep", "rank", "tempo", "key", "time_signature"}  # null: the same as leaving the field out
 SETTINGS = ("temperature", "top_k", "top_p")  # the fields that make up SamplingSettings
 

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ MAX_OUTPUT_BYTES = 256 * 1024**2  # and at most this many bytes of them (the new
 #: the whole piece in memory, ~1.8 GB per track for 5,000 s, and a performance model's 5,000
 #: tokens can ask for ~650 s a sample. Longer pieces get no .wav; their other files are written.
 MAX_AUDIO_SECONDS = 120
+KEEP_PRIMERS = 32  # uploaded primer files kept
+MAX_PRIMER_BYTES = 2 * 1024**2  # largest primer file accepted
 FORMATS = {"midi": ".mid", "musicxml": ".musicxml", "wav": ".wav", "png": ".png"}
 MEDIA = {".mid": "audio/midi", ".musicxml": "application/vnd.recordare.musicxml+xml", ".wav": "audio/wav",
          ".png": "image/png"}
@@ -43,28 +46,48 @@ class Outputs:
         self.lock = threading.Lock()
         self.files: OrderedDict[str, dict[str, tuple[Path, str]]] = OrderedDict()
         self.sizes: dict[str, int] = {}  # bytes of each generation's files
+        self.primers: OrderedDict[str, Path] = OrderedDict()  # uploaded primer files by id
 
     def save(self, stem: str, pieces: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-        """Write each piece in every format under a new id; the id and, per sample, its facts,
-        the URLs of its files and the formats that failed (one failing spares the others).
-        ``stem`` (a safe file-name part) begins the names the files download as."""
+        """Write each piece in every format under a new id; the id and, per sample, its facts as
+        the MIDI file holds them, its voices' notes (for the page's piano roll), the URLs of its
+        files, one audio stem per voice (for solo and mute) and the formats that failed (one
+        failing spares the others). ``stem`` (a safe file-name part) begins download names."""
+        from seqgen.music.midi_io import piece_to_midi
+        from seqgen.music.written import written_facts, written_voices
+
         token = secrets.token_hex(16)
         folder = self.root / token
         folder.mkdir()
         files: dict[str, tuple[Path, str]] = {}
         samples = []
+
+        def write(piece: Any, name: str, download: str) -> str | None:
+            failure = write_one(piece, folder / name)
+            if not failure:
+                files[name] = (folder / name, download)
+            return failure
+
         try:
             for number, piece in enumerate(pieces, 1):
-                entry: dict[str, Any] = {"sample": number, "notes": piece.n_notes, "tracks": len(piece.tracks),
-                                         "seconds": round(piece.seconds, 2), "files": {}, "errors": {}}
+                midi = piece_to_midi(piece)
+                entry: dict[str, Any] = {"sample": number, **written_facts(piece, midi),
+                                         "voices": written_voices(midi), "files": {}, "stems": [], "errors": {}}
                 for fmt, suffix in FORMATS.items():
                     name = f"sample-{number}{suffix}"
-                    failure = write_one(piece, folder / name)
+                    failure = write(piece, name, f"{stem}-{token[:6]}-{number}{suffix}")
                     if failure:
                         entry["errors"][fmt] = failure
-                        continue
-                    files[name] = (folder / name, f"{stem}-{token[:6]}-{number}{suffix}")
-                    entry["files"][fmt] = f"/api/files/{token}/{name}"
+                    else:
+                        entry["files"][fmt] = f"/api/files/{token}/{name}"
+                voiced = [t for t in piece.tracks if t.notes]  # the MIDI file's tracks, in its order
+                if len(voiced) > 1 and "wav" in entry["files"]:
+                    for index, track in enumerate(voiced):
+                        name = f"sample-{number}-voice-{index}.wav"
+                        if not write(replace(piece, tracks=[track]), name, f"{stem}-{token[:6]}-{number}-{index}.wav"):
+                            entry["stems"].append(f"/api/files/{token}/{name}")
+                    if len(entry["stems"]) != len(voiced):  # all or none: a missing voice would fall silent
+                        entry["stems"] = []
                 samples.append(entry)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -90,6 +113,29 @@ class Outputs:
         if found is None or not found[0].is_file():
             raise ApiError(404, "no such file (outputs of old generations are removed)")
         return found
+
+    def add_primer(self, name: str, data: bytes) -> tuple[str, Path]:
+        """Keep an uploaded primer file under a new id (the newest KEEP_PRIMERS stay); its id and
+        path. ``name`` is the client's file name: only its suffix is used."""
+        token = secrets.token_hex(16)
+        folder = self.root / "primers" / token
+        folder.mkdir(parents=True)
+        path = folder / f"primer{Path(name).suffix.lower()}"
+        path.write_bytes(data)
+        with self.lock:
+            self.primers[token] = path
+            while len(self.primers) > KEEP_PRIMERS:
+                old, _ = self.primers.popitem(last=False)
+                shutil.rmtree(self.root / "primers" / old, ignore_errors=True)
+        return token, path
+
+    def primer(self, token: str) -> Path:
+        """The path of an uploaded primer, or a 400 that says to upload it (again)."""
+        with self.lock:
+            path = self.primers.get(token)
+        if path is None or not path.is_file():
+            raise ApiError(400, "unknown primer: upload the file again (old uploads are removed)")
+        return path
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

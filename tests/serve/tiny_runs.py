@@ -16,7 +16,8 @@ LOCAL = "http://127.0.0.1:8000"
 
 
 def write_tunes(folder: Path) -> Path:
-    """Six short one-track MIDI tunes: a music corpus that trains in seconds."""
+    """Six short two-track MIDI tunes (a melody and a bass under it): a music corpus that trains in
+    seconds, with voices to mute and solo."""
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(6):
         midi = pretty_midi.PrettyMIDI(initial_tempo=120)
@@ -24,7 +25,10 @@ def write_tunes(folder: Path) -> Path:
         for i in range(48):
             pitch = 60 + (0, 2, 4, 5, 7, 9, 11, 12)[(i * (k + 1)) % 8]
             piano.notes.append(pretty_midi.Note(80, pitch, i * 0.25, i * 0.25 + 0.25))
-        midi.instruments.append(piano)
+        bass = pretty_midi.Instrument(program=32, name="Bass")
+        for i in range(12):
+            bass.notes.append(pretty_midi.Note(70, 36 + (0, 7, 5, 7)[(i + k) % 4], i, i + 1))
+        midi.instruments.extend([piano, bass])
         midi.write(str(folder / f"tune{k}.mid"))
     return folder
 

@@ -1,7 +1,12 @@
-// seqgen playground: lists runs, sends generation requests, streams text, shows music.
-"use strict";
+// seqgen playground: lists runs and their quality cues, runs generations one at a time into the
+// history, and wires the page's buttons and keys. Text and music results live in text.js and music.js.
+import { $, el, fmt, size } from "./dom.js";
+import { getJSON } from "./api.js";
+import { setup, showDomain, requestBody, markServerError } from "./form.js";
+import { generateText } from "./text.js";
+import { generateMusic } from "./music.js";
+import { addResult, clearHistory } from "./history.js";
 
-const $ = (id) => document.getElementById(id);
 const SEEDS = {
   text: { label: "Seed text", value: "ROMEO:", hint: "The samples start with this text." },
   music: { label: "Seed notes", value: "C4 E4 G4",
@@ -10,31 +15,6 @@ const SEEDS = {
 let runs = [];
 let current = null; // the selected run's facts
 let controller = null; // aborts the request in flight
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-function fmt(n, digits = 3) {
-  return n === null || n === undefined ? "–" : Number(n).toFixed(digits);
-}
-
-function size(n) {
-  if (n >= 1e6) return (n / 1e6).toFixed(1) + " M";
-  if (n >= 1e3) return (n / 1e3).toFixed(1) + " k";
-  return String(n);
-}
-
-function label(run) {
-  if (run.error) return `${run.name} (unreadable)`;
-  return `${run.name} (${run.domain})`;
-}
 
 function showError(message) {
   $("error").textContent = message || "";
@@ -48,221 +28,133 @@ function setBusy(busy, text) {
   document.body.classList.toggle("busy", busy);
 }
 
-async function loadRuns() {
+// Run one request at a time: `work(signal)` resolves with the status line; errors show once.
+async function task(label, work, onFail = () => {}) {
+  showError("");
+  setBusy(true, label);
+  controller = new AbortController();
   try {
-    const response = await fetch("/api/checkpoints");
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || response.statusText);
-    runs = data.runs;
-    $("folder").textContent = `runs under ${data.folder}/`;
-    fillDefaults(data.defaults);
+    setBusy(false, await work(controller.signal));
   } catch (err) {
-    showError(`Could not list checkpoints: ${err.message}`);
-    return;
+    onFail(err);
+    if (err.name === "AbortError") setBusy(false, "stopped");
+    else {
+      showError(err.message);
+      markServerError(err.message);
+      setBusy(false, "");
+    }
+  } finally {
+    controller = null;
   }
-  const select = $("checkpoint");
-  select.replaceChildren(...runs.map((run) => el("option", { value: run.name, text: label(run) })));
-  select.disabled = runs.length === 0;
-  $("no-runs").hidden = runs.length > 0;
-  if (runs.length) selectRun(runs[0].name);
-  else setBusy(false);
 }
 
-// The form starts from the server's defaults (seqgen.generate's), the values of fields a request leaves out.
-function fillDefaults(defaults) {
-  for (const [id, value] of Object.entries(defaults || {})) {
-    if ($(id)) $(id).value = value;
-  }
+// Generate `body` from the selected run into a new result at the top of the history.
+function generate(body, run = current) {
+  if (controller) return;
+  if (body.random_seed === undefined) body.random_seed = Math.floor(Math.random() * 2 ** 31);
+  const result = addResult(run, body, () => !controller && generate({ ...body }, run));
+  const work = (signal) => run.domain === "text"
+    ? generateText(result.cards, run, body, studio, signal)
+    : generateMusic(result.cards, run, body, signal);
+  // A failed or stopped request leaves no empty card: a result with nothing in it goes.
+  return task("generating…", work, () => { if (!result.cards.textContent) result.remove(); });
+}
+
+const studio = { generate, task, busy: () => Boolean(controller) };
+
+function cue(run) {
+  const node = $("cue");
+  node.hidden = !run.barely_trained;
+  node.textContent = run.barely_trained
+    ? `Barely trained: ${run.step} steps. Expect noise; train for a few thousand steps (seqgen train) for real samples.`
+    : "";
 }
 
 function selectRun(name) {
   const previous = current && current.domain;
   current = runs.find((run) => run.name === name) || null;
   $("checkpoint").value = name;
-  const facts = $("facts");
-  facts.replaceChildren();
+  $("facts").replaceChildren();
   showError(current && current.error ? current.error : "");
+  $("cue").hidden = true;
   if (!current || current.error) {
     $("loss").hidden = true;
     setBusy(false);
     return;
   }
+  const quality = current.bits_per_char !== null && current.bits_per_char !== undefined
+    ? `${fmt(current.bits_per_char)} bits/char (${fmt(current.best_val)} nats/token)`
+    : `${fmt(current.best_val)} nats/token`;
   const rows = [
     ["corpus", current.corpus],
     ["domain", `${current.domain} (${current.tokenizer} tokens, vocab ${current.vocab})`],
     ["model", `${current.cell}, ${current.layers} × ${current.hidden}`],
     ["parameters", size(current.params)],
-    ["best val loss", `${fmt(current.best_val)} nats/token`],
-    ["step", current.step],
+    ["best val loss", quality],
+    ["steps trained", current.step.toLocaleString()],
     ["file", current.file],
   ];
-  for (const [key, value] of rows) facts.append(el("dt", { text: key }), el("dd", { text: String(value) }));
+  for (const [key, value] of rows) $("facts").append(el("dt", { text: key }), el("dd", { text: String(value) }));
+  cue(current);
   const img = $("loss-curve");
   img.onerror = () => { $("loss").hidden = true; };
   img.onload = () => { $("loss").hidden = false; };
   img.src = `${current.loss_curve}?v=${current.modified}`;
+  $("loss-caption").textContent = current.few_points
+    ? `Only ${current.curve_points} point${current.curve_points === 1 ? "" : "s"} so far: too few for a curve. ` +
+      "Train longer to see a trend."
+    : "train and validation loss (nats/token) by step";
   const domain = current.domain;
   document.body.dataset.domain = domain;
-  for (const node of document.querySelectorAll("[data-domain]")) node.hidden = node.dataset.domain !== domain;
+  showDomain(domain);
   if (previous !== domain) {
     $("seed-label").textContent = SEEDS[domain].label;
     $("seed").value = SEEDS[domain].value;
     $("seed-hint").textContent = SEEDS[domain].hint;
-    $("results").replaceChildren();
   }
   setBusy(false);
 }
 
-function intOrNull(id) {
-  const value = $(id).value.trim();
-  return value === "" ? null : Number(value);
-}
-
-function request() {
-  const body = {
-    checkpoint: current.name,
-    seed: $("seed").value,
-    temperature: Number($("temperature").value),
-    top_k: Number($("top_k").value),
-    top_p: Number($("top_p").value),
-    num_samples: Number($("num_samples").value),
-    random_seed: intOrNull("random_seed"),
-  };
-  if (current.domain === "text") {
-    body.length = Number($("length").value);
-    body.stop = $("stop").value.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
-  } else {
-    body.bars = Number($("bars").value);
-  }
-  return body;
-}
-
-async function post(url, body) {
-  controller = new AbortController();
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-    signal: controller.signal,
-  });
-  if (!response.ok) {
-    let message = response.statusText;
-    try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
-  }
-  return response;
-}
-
-function textCard(index, count) {
-  const pre = el("pre", { class: "sample-text", id: `sample-${index}` });
-  const card = el("article", { class: "card" });
-  if (count > 1) card.append(el("h3", { text: `Sample ${index + 1}` }));
-  card.append(pre);
-  return [card, pre];
-}
-
-async function generateText(body) {
-  const results = $("results");
-  const pres = [];
-  for (let i = 0; i < body.num_samples; i++) {
-    const [card, pre] = textCard(i, body.num_samples);
-    results.append(card);
-    pres.push(pre);
-  }
-  const response = await post("/api/generate/text", body);
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let finished = false;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = "message";
-      let data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data += line.slice(6);
-      }
-      const payload = JSON.parse(data);
-      if (event === "text") {
-        pres[payload.sample].textContent += payload.text;
-        setBusy(true, "generating…");
-      } else if (event === "done") {
-        const chars = payload.texts.reduce((sum, t) => sum + t.length, 0);
-        setBusy(false, `done: ${chars.toLocaleString()} characters in ${payload.seconds.toFixed(1)} s`);
-        finished = true;
-      } else if (event === "error") {
-        throw new Error(payload.error);
-      }
-    }
-  }
-  if (!finished) throw new Error("the server closed the stream before the samples were finished");
-}
-
-function musicCard(sample, index) {
-  const card = el("article", { class: "card music" });
-  card.append(el("h3", { text: `Sample ${sample.sample}` },
-    el("span", { class: "muted", text: ` · ${sample.notes} notes · ${sample.seconds.toFixed(1)} s` })));
-  const files = sample.files;
-  if (files.png) {
-    card.append(el("img", { class: "roll", src: files.png, alt: `Piano roll of sample ${sample.sample}` }));
-  }
-  if (files.wav) {
-    const audio = el("audio", { controls: "", preload: "metadata", src: files.wav });
-    card.append(audio);
-  }
-  const links = el("p", { class: "downloads" });
-  if (files.midi) links.append(el("a", { href: files.midi, download: "", class: "button", text: "Download MIDI" }));
-  if (files.musicxml) {
-    links.append(el("a", { href: files.musicxml, download: "", class: "button secondary", text: "Download MusicXML" }));
-  }
-  card.append(links);
-  for (const [format, message] of Object.entries(sample.errors)) {
-    card.append(el("p", { class: "error", text: `${format}: ${message}` }));
-  }
-  card.dataset.index = index;
-  return card;
-}
-
-async function generateMusic(body) {
-  const response = await post("/api/generate/music", body);
-  const data = await response.json();
-  $("results").classList.add("music");
-  $("results").replaceChildren(...data.samples.map(musicCard));
-  setBusy(false, `done: ${data.samples.length} sample${data.samples.length > 1 ? "s" : ""} in ${data.seconds.toFixed(1)} s`);
-}
-
-async function generate(event) {
-  event.preventDefault();
-  if (!current || current.error) return;
-  showError("");
-  $("results").replaceChildren();
-  $("results").classList.remove("music");
-  setBusy(true, "generating…");
+async function loadRuns() {
   try {
-    const body = request();
-    if (current.domain === "text") await generateText(body);
-    else await generateMusic(body);
+    const data = await getJSON("/api/checkpoints");
+    runs = data.runs;
+    $("folder").textContent = `runs under ${data.folder}/`;
+    setup(data.defaults, data.fields);
   } catch (err) {
-    if (err.name === "AbortError") setBusy(false, "stopped");
-    else {
-      showError(err.message);
-      setBusy(false, "");
-    }
+    showError(`Could not list checkpoints: ${err.message}`);
     return;
-  } finally {
-    controller = null;
   }
+  const select = $("checkpoint");
+  select.replaceChildren(...runs.map((run) => el("option", { value: run.name,
+                                                            text: run.error ? `${run.name} (unreadable)` : `${run.name} (${run.domain})` })));
+  select.disabled = runs.length === 0;
+  $("no-runs").hidden = runs.length > 0;
+  if (runs.length) selectRun(runs[0].name);
+  else setBusy(false);
+}
+
+function submit(event) {
+  event.preventDefault();
+  showError(""); // an old error never outlives a new attempt, valid or not
+  if (!current || current.error || controller) return;
+  const body = requestBody(current);
+  if (body) generate(body);
+  else $("status").textContent = "fix the marked field first";
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("checkpoint").addEventListener("change", (e) => selectRun(e.target.value));
-  $("form").addEventListener("submit", generate);
+  $("form").addEventListener("submit", submit);
   $("cancel").addEventListener("click", () => controller && controller.abort());
+  $("clear").addEventListener("click", clearHistory);
+  $("shade").addEventListener("change", (e) => document.body.classList.toggle("no-shade", !e.target.checked));
+  $("roll-close").addEventListener("click", () => $("roll-dialog").close());
+  document.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && !$("generate").disabled) {
+      e.preventDefault();
+      $("form").requestSubmit();
+    }
+  });
   loadRuns();
 });
