@@ -25,10 +25,13 @@ GROUPS = {
     "machine": "benchmarks.machine",
     "throughput": "benchmarks.throughput",
     "sampling": "benchmarks.sampling",
+    "cli": "benchmarks.cli_sampling",
+    "contention": "benchmarks.contention",
     "budget": "benchmarks.budget",
     "corpus": "benchmarks.corpus_prep",
 }
-TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling",
+TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling", "cli": "cli sampling",
+          "contention": "busy machine",
           "budget": "val loss at budget", "corpus": "corpus prep"}
 COLUMNS = ("benchmark", "setting", "value", "reference/target", "ratio")
 

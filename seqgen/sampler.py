@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol
 import torch
 from torch import Tensor
 
+from seqgen.device import fair_threads
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
 
@@ -88,8 +89,9 @@ FEW_STREAMS = 16
 def threads_for(streams: int) -> int:
     """The torch thread count that samples ``streams`` streams fastest on a CPU. A few streams get
     one thread: a step is latency-bound, its ops are too small to split, and splitting them stalls
-    every op whenever another core is busy (measured in benchmarks/sampling.py)."""
-    return 1 if streams < FEW_STREAMS else torch.get_num_threads()
+    every op whenever another core is busy (measured in benchmarks/sampling.py). More streams get
+    the cores other work leaves free (``seqgen.device.fair_threads``), as training does."""
+    return 1 if streams < FEW_STREAMS else fair_threads()
 
 
 @torch.inference_mode()
