@@ -19,6 +19,9 @@ from torch import Tensor
 #: Batches with fewer rows than this use the int8 weights; larger ones the float32 copy, where
 #: the matrix product is compute-bound and MKL's float32 kernels win.
 COMPACT_ROWS = 4
+#: The int8 kernel needs the input size to be a multiple of this: with 8, 24, 40, 72 or 130 it
+#: returned wrong sums or crashed the process (torch 2.13 CPU); other matrices stay float32.
+INT8_BLOCK = 16
 
 
 def int8_rows(weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -51,7 +54,7 @@ class StepWeight:
 
     def __init__(self, weight: Tensor, compact: bool) -> None:
         self.fp32 = weight.contiguous()
-        self.int8 = int8_rows(weight.t()) if compact else None
+        self.int8 = int8_rows(weight.t()) if compact and weight.shape[0] % INT8_BLOCK == 0 else None
 
     def addmm(self, bias: Tensor, x: Tensor) -> Tensor:
         """``bias + x @ W`` in float32; ``bias`` is (out,) or (batch, out)."""

@@ -131,6 +131,19 @@ def test_compact_sampling_draws_the_same_ids_where_the_model_is_sure() -> None:
     assert len(set(greedy)) > 3  # it continues the cycle, not one token over and over
 
 
+@pytest.mark.skipif(not int8_supported(), reason="this torch build has no weight-only int8 product")
+def test_matrices_the_int8_kernel_cannot_take_stay_float32() -> None:
+    """Input sizes off the kernel's block (hidden 24) crashed it or gave wrong sums: float32 there,
+    and greedy samples of the same seed are the same every time."""
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=30, hidden=24, embed=8, layers=2, dropout=0)).eval()
+    step = Stepper(model, compact=True)
+    assert step.w_hh[0].int8 is None and step.head.int8 is None  # inputs of 24
+    assert step.w[1].int8 is not None  # [input, hidden]: 48
+    runs = [torch.cat(list(generate(model, [1], 30, SamplingSettings(temperature=0)))).tolist() for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+
+
 def test_a_torch_without_the_int8_product_steps_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(torch, "_weight_int8pack_mm", raising=False)
     int8_supported.cache_clear()
