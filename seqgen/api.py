@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from seqgen.config import Config
     from seqgen.generate import SampleRequest
     from seqgen.model import LanguageModel
+    from seqgen.ranking import SampleScore
     from seqgen.tokenizer import Tokenizer
     from seqgen.trainer import TrainResult
 
@@ -61,7 +62,6 @@ def train(corpus: str | Path | None = None, max_time: float | None = None, prese
         >>> run.best_val, run.run_dir                                         # doctest: +SKIP
         (1.71..., PosixPath('checkpoints/shakespeare-lstm-...'))
     """
-    from seqgen.config import resolve_config
     from seqgen.trainer import Trainer
 
     flags = {name: _plain(value) for name, value in settings.items()}
@@ -76,7 +76,7 @@ def train(corpus: str | Path | None = None, max_time: float | None = None, prese
             raise SeqgenError("resume continues a run with its own settings: give no preset or config with it")
         trainer = Trainer.resume(os.fspath(resume), flags, echo=say, progress=not quiet)
     else:
-        trainer = Trainer(resolve_config(preset, _plain(config), flags), echo=say, progress=not quiet)
+        trainer = Trainer.fresh(preset, _plain(config), flags, echo=say, progress=not quiet)
     return trainer.run()
 
 
@@ -142,7 +142,9 @@ class Generator:
             raise SeqgenError(f"bad sample() argument: {err}") from None
 
     def generate(self, request: SampleRequest, on_text: Callable[[int, str], None] | None = None) -> list[Any]:
-        """All ``request.num_samples`` samples as a list (texts, or ``Piece``s for music).
+        """All ``request.num_samples`` samples as a list (texts, or ``Piece``s for music); when the
+        request ranks them (``keep``/``rank``), just the kept ones, best first (``ranked`` gives
+        their scores too).
 
         For text, ``on_text(sample_index, piece)`` gets each new piece of text as soon as it exists
         (the seed first), for streaming.
@@ -152,26 +154,44 @@ class Generator:
         your own, ``torch.set_num_threads(1)`` before sampling one stream speeds it up."""
         from seqgen.generate import sample_music, sample_text
 
+        if request.rank:
+            return [sample for sample, _score in self.ranked(request, on_text)]
         if self.domain == "music":
             return sample_music(self.model, self.tokenizer, request)
         return sample_text(self.model, self.tokenizer, request, on_text)
 
+    def ranked(self, request: SampleRequest,
+               on_text: Callable[[int, str], None] | None = None) -> list[tuple[Any, SampleScore]]:
+        """``(sample, SampleScore)`` for the ``request.keep`` best of ``request.num_samples``
+        samples by ``request.rank`` (default ``likelihood``), best first; see ``seqgen.ranking``.
+        ``on_text`` sees every sample drawn, kept or not."""
+        from dataclasses import replace
+
+        from seqgen.ranking import curate
+
+        if not request.rank:
+            request = replace(request, rank="likelihood")
+        samples = self.generate(replace(request, keep=None, rank=None), on_text)
+        return curate(self.model, self.tokenizer, samples, request, self.config.data)
+
     def sample(self, **options: Any) -> Any:
         """Generate: a ``str`` for text, a ``Piece`` for music; a list of them when
-        ``num_samples > 1``.
+        ``num_samples`` (or ``keep``) is over 1.
 
         Keyword arguments are those of ``seqgen.generate.SampleRequest`` (``seed``, ``length``,
         ``num_samples``, ``stop``, ``random_seed``; for music ``bars``, ``seconds``, ``primer``,
-        ``only_new``, ``tempo``) and of ``SamplingSettings`` (``temperature``, ``top_k``,
-        ``top_p``), with their defaults. Text needs a ``seed``.
+        ``only_new``, ``tempo``; ``keep`` and ``rank`` keep the best few, see ``ranked``) and of
+        ``SamplingSettings`` (``temperature``, ``top_k``, ``top_p``), with their defaults. Text with
+        no ``seed`` starts a new document.
 
             >>> gen.sample(seed="ROMEO:", length=200, temperature=0.8, stop="\\n\\n")  # doctest: +SKIP
             >>> piece = music_gen.sample(bars=8, random_seed=1)                      # doctest: +SKIP
             >>> seqgen.write_music(piece, "new.mid")                                 # doctest: +SKIP
+            >>> gen.sample(num_samples=8, keep=2, rank="balanced")                   # doctest: +SKIP
         """
         request = self.request(**options)
         samples = self.generate(request)
-        return samples if request.num_samples > 1 else samples[0]
+        return samples if (request.keep or request.num_samples) > 1 else samples[0]
 
     def ids(self, data: Any) -> list[int]:
         """Token ids of ``data``: text (``str``) for a text model; a ``Piece`` or a MIDI/MusicXML/ABC

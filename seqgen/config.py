@@ -89,6 +89,8 @@ class TrainConfig:
     tensorboard: bool = False  # also write the metrics as TensorBoard events into the run directory
     seed: int = 1337
     run_dir: str = ""  # empty: checkpoints/<corpus>-<cell>-<timestamp>
+    # The automatic choice of model and optimiser, and why (empty: the settings were given).
+    auto: str = ""
 
 
 @dataclass

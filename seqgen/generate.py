@@ -25,6 +25,8 @@ DEFAULT_LENGTH = 1000
 DEFAULT_BARS = 16
 #: Range of ``--tempo``, in quarter notes per minute.
 MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
+#: How ``keep`` picks the best samples (see ``seqgen.ranking``).
+RANKS = ("likelihood", "novelty", "balanced")
 
 
 @dataclass
@@ -43,6 +45,8 @@ class SampleRequest:
     primer: str | None = None  # music: a file whose music the samples continue
     only_new: bool = False  # music: keep just the continuation of the primer, moved to quarter 0
     tempo: float | None = None  # music: the output's tempo in quarters per minute (not the model's)
+    keep: int | None = None  # keep only the best this many of the num_samples (all, ranked, when only rank is set)
+    rank: str | None = None  # how to pick them, one of RANKS (default likelihood)
 
     def __post_init__(self) -> None:
         if self.length is not None and self.length <= 0:
@@ -57,6 +61,12 @@ class SampleRequest:
             raise SeqgenError("--only-new keeps what follows a --primer: give one")
         if self.tempo is not None and not MIN_TEMPO <= self.tempo <= MAX_TEMPO:
             raise SeqgenError(f"tempo must be {MIN_TEMPO:g} to {MAX_TEMPO:g} quarters per minute, got {self.tempo:g}")
+        if self.rank is not None and self.rank not in RANKS:
+            raise SeqgenError(f"rank must be one of {', '.join(RANKS)}, got {self.rank!r}")
+        if self.keep is not None and not 1 <= self.keep <= self.num_samples:
+            raise SeqgenError(f"keep must be 1 to the number of samples ({self.num_samples}), got {self.keep}")
+        if self.keep is not None or self.rank is not None:
+            self.keep, self.rank = self.keep or self.num_samples, self.rank or RANKS[0]
 
     def generator(self) -> torch.Generator:
         g = torch.Generator()
@@ -67,9 +77,15 @@ class SampleRequest:
         return g
 
 
+def start_ids(tokenizer: Tokenizer, seed: str) -> list[int]:
+    """What a sample starts from: the seed, or with none a fresh document (``Tokenizer.start_ids``)."""
+    return tokenizer.encode_seed(seed) if seed else tokenizer.start_ids()
+
+
 def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequest,
                 on_text: Callable[[int, str], None] | None = None) -> list[str]:
-    """Generate ``request.num_samples`` texts that begin with the seed.
+    """Generate ``request.num_samples`` texts that begin with the seed (with none, a new document:
+    the text starts with the model's first token).
 
     ``on_text(sample_index, piece)`` is called with each new piece of text as soon as it exists
     (the seed first), which is how the CLI streams. A sample ends after ``length`` tokens or just
@@ -77,7 +93,7 @@ def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleReque
     """
     if tokenizer.domain != "text":
         raise SeqgenError("this checkpoint generates music, not text: pass --out FILE.mid (or .musicxml, .wav, .png)")
-    seed_ids = tokenizer.encode_seed(request.seed)
+    seed_ids = start_ids(tokenizer, request.seed)
     emit = on_text or (lambda _index, _text: None)
     texts = [request.seed] * request.num_samples
     done = [False] * request.num_samples

@@ -78,6 +78,11 @@ class Tokenizer(ABC):
         """``encode_seed`` for a non-empty seed."""
 
     @abstractmethod
+    def start_ids(self) -> list[int]:
+        """What to feed the model, from a zero state, to begin a new document when there is no
+        seed: what precedes a document in the training stream (music: the ``Piece`` token)."""
+
+    @abstractmethod
     def units(self, doc: Any) -> dict[str, float]:
         """Amounts to normalise loss by, e.g. ``{"chars": 1234}`` or ``{"notes": .., "beats": ..}``."""
 

@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from seqgen.batches import BPTTBatches
 from seqgen.checkpoint import Checkpoint
-from seqgen.config import Config, TrainConfig
+from seqgen import autoconfig
+from seqgen.config import Config, TrainConfig, resolve_config
 from seqgen.corpus import load_corpus
 from seqgen.dataset import TokenData, prepare, prepare_matching
 from seqgen.board import Board
@@ -164,6 +165,21 @@ class Trainer:
         self.run_dir = Path(t.run_dir) if t.run_dir else new_run_path(config.data.corpus, config.model.cell)
         if len(data.arrays["val"]) < 2:
             raise SeqgenError(f"the val split of {data.corpus_name!r} is too small to evaluate; raise --val-frac")
+
+    @classmethod
+    def fresh(cls, preset: str | None = None, file: str | None = None, flags: dict[str, Any] | None = None,
+              echo: Callable[[str], None] = print, progress: bool = True) -> Trainer:
+        """A new run with settings resolved as ``resolve_config`` does. With no preset, config file
+        or model flag, the model and optimiser are chosen for this corpus, budget and machine
+        (``seqgen.autoconfig``); flags still win over the choice."""
+        flags = flags or {}
+        config = resolve_config(preset, file, flags)
+        if not autoconfig.applies(preset, file, flags):
+            return cls(config, echo=echo, progress=progress)
+        config.validate()
+        data = prepare(load_corpus(config.data.corpus, config.data.encoding), config.data)
+        autoconfig.autoconfigure(config, data, flags, echo)
+        return cls(config, data, echo=echo, progress=progress)
 
     @classmethod
     def resume(cls, spec: str, overrides: dict[str, Any] | None = None, echo: Callable[[str], None] = print,

@@ -104,7 +104,7 @@ def test_bad_arguments_raise_seqgen_error(text_run: seqgen.api.TrainResult, smal
         ({"seed": "R", "length": 0}, "length"),
         ({"seed": "R", "length": "ten"}, "bad sample"),
         ({"seed": "R", "num_samples": 0}, "number of samples"),
-        ({}, "seed is empty"),
+        ({"seed": "R", "keep": 2}, "keep must be"),
         ({"seed": "R", "settings": None}, "unknown argument 'settings'"),
     ]
     for options, message in bad_samples:

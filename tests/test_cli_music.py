@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from seqgen.cli import main
+from seqgen.novelty import file_copies
 
 TINY = ["--hidden", "32", "--embed", "16", "--batch-size", "4", "--seq-len", "32", "--max-time", "0",
         "--max-steps", "12", "--eval-every", "6", "--val-frac", "0.2", "--test-frac", "0.2"]
@@ -37,10 +38,15 @@ def test_train_sample_eval_music(midi_folder: Path) -> None:
     assert quarters <= 4 * meter.numerator * 4 / meter.denominator + 1e-6  # cut at 4 bars
     assert mido.MidiFile("a.mid").type == 1
     assert Path("a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    [line] = [line for line in out.splitlines() if line.startswith("wrote a.mid, a.png (")]  # one line a sample
+    copies = file_copies("a.mid", "runs/m")[1]  # read back: the run copied in the file as written
+    assert (f"longest run copied from training {copies[0].length} notes ({copies[0].source})" in line
+            if copies else "nothing copied from training" in line)
 
     code, out = run("sample", "--checkpoint", "runs/m", "--num-samples", "2", "--length", "60", "--out", "b.mid")
     assert code == 0, out
     assert Path("b-1.mid").is_file() and Path("b-2.mid").is_file()
+    assert [line.split(" (")[0] for line in out.splitlines()] == ["wrote b-1.mid", "wrote b-2.mid"]
 
     code, out = run("eval", "--checkpoint", "runs/m", "--json", "--samples", "2")
     assert code == 0, out

@@ -3,7 +3,7 @@
 Importing the command modules registers them on ``main``, the entry point.
 """
 
-from seqgen.cli import report, sample, serve, train
+from seqgen.cli import novelty, report, sample, serve, train
 from seqgen.cli.base import main
 
-__all__ = ["main", "report", "sample", "serve", "train"]
+__all__ = ["main", "novelty", "report", "sample", "serve", "train"]

@@ -32,11 +32,16 @@ from seqgen.errors import SeqgenError
 @click.option("--tempo", type=float, default=None,
               help="Music: tempo of the output in quarter notes per minute (20-300; default: the primer's or the "
                    "model's). Only the file's tempo changes: the model is not conditioned on it.")
+@click.option("--keep", type=int, default=None,
+              help="Keep the best this many of --num-samples (see --rank); each kept sample's score goes to stderr.")
+@click.option("--rank", type=click.Choice(["likelihood", "novelty", "balanced"]), default=None,
+              help="How --keep picks: likelihood (lowest nats/token), novelty (shortest passage copied from the "
+                   "training split) or balanced (best sum of both places) [default: likelihood].")
 @click.option("--out", type=click.Path(dir_okay=False), multiple=True,
               help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
 def sample(checkpoint: str | None, seed: str, length: int | None, temperature: float, top_k: int, top_p: float,
            num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
-           only_new: bool, tempo: float | None, out: tuple[str, ...]) -> None:
+           only_new: bool, tempo: float | None, keep: int | None, rank: str | None, out: tuple[str, ...]) -> None:
     """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
     import torch
 
@@ -45,7 +50,7 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
     from seqgen.sampler import SamplingSettings, threads_for
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
-                            bars, seconds, primer, only_new, tempo)
+                            bars, seconds, primer, only_new, tempo, keep, rank)
     # This process is ours: the global count is ours to set, before loading (on a busy machine
     # even the load's checks run faster on the threads chosen).
     torch.set_num_threads(threads_for(num_samples))
@@ -68,7 +73,7 @@ def _sample_text(generator: Any, request: Any, out: tuple[str, ...]) -> None:
             click.echo(piece, nl=False)
             sys.stdout.flush()
 
-    texts = generator.generate(request, show)
+    texts = [text for text, _score in _ranked(generator, request, show)]
     if stream:
         click.echo()
         return
@@ -84,19 +89,51 @@ def _sample_text(generator: Any, request: Any, out: tuple[str, ...]) -> None:
 def _sample_music(generator: Any, request: Any, out: tuple[str, ...]) -> None:
     from seqgen.music.writers import write_music
 
-    pieces = generator.generate(request)
+    pieces = [piece for piece, _score in _ranked(generator, request)]
+    copied = _copied_from_training(generator)
     if not out:  # no file asked for: show the events a person can read
         tokenizer = generator.tokenizer
-        for piece in pieces:
+        for index, piece in enumerate(pieces, 1):
             click.echo(" ".join(tokenizer.to_names(tokenizer.encode(piece))))
+            click.echo(f"sample {index}: {_written_summary(piece)}{copied(piece)}", err=True)
         click.echo("(pass --out FILE.mid to write MIDI)", err=True)
         return
     for index, piece in enumerate(pieces, 1):
-        summary = _written_summary(piece)
-        for path in map(Path, out):
-            target = path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
+        targets = [path.with_name(f"{path.stem}-{index}{path.suffix}") if len(pieces) > 1 else path
+                   for path in map(Path, out)]
+        for target in targets:
             write_music(piece, target)
-            click.echo(f"wrote {target} ({summary})", err=True)
+        click.echo(f"wrote {', '.join(map(str, targets))} ({_written_summary(piece)}{copied(piece)})", err=True)
+
+
+def _ranked(generator: Any, request: Any, show: Any = None) -> list[tuple[Any, Any]]:
+    """The samples, with each kept one's score on stderr when --keep or --rank asks for a ranking."""
+    if not request.rank:
+        return [(sample, None) for sample in generator.generate(request, show)]
+    ranked = generator.ranked(request, show)
+    for place, (_sample, score) in enumerate(ranked, 1):
+        click.echo(f"kept {place} (sample {score.index + 1} of {request.num_samples}): {score.describe()}", err=True)
+    return ranked
+
+
+def _copied_from_training(generator: Any) -> Any:
+    """A function giving the summary's novelty part for a piece: its longest run of melodic
+    intervals copied from the training split, and from where (or why that is unknown)."""
+    from seqgen.novelty import novelty_index
+
+    try:
+        index = novelty_index(generator.config.data)
+    except SeqgenError as err:  # e.g. the corpus is not on this machine: the samples still count
+        reason = str(err)
+        return lambda _piece: f"; copied from training: unknown ({reason})"
+
+    def copied(piece: Any) -> str:
+        found = index.copies(piece, 1)
+        if not found:
+            return "; nothing copied from training"
+        return f"; longest run copied from training {found[0].length} notes ({found[0].source})"
+
+    return copied
 
 
 def _written_summary(piece: Any) -> str:

@@ -69,7 +69,6 @@ def _train_options(func: Any) -> Any:
 def train(ctx: click.Context, preset: str | None, config_file: str | None, resume: str | None, nproc: int,
           **flags: Any) -> None:
     """Train a language model on a corpus; writes checkpoints/<run>/."""
-    from seqgen.config import resolve_config
     from seqgen.trainer import Trainer
 
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -81,7 +80,7 @@ def train(ctx: click.Context, preset: str | None, config_file: str | None, resum
     if resume:
         trainer = Trainer.resume(resume, given, echo=click.echo)
     else:
-        trainer = Trainer(resolve_config(preset, config_file, given), echo=click.echo)
+        trainer = Trainer.fresh(preset, config_file, given, echo=click.echo)
     result = trainer.run()
     if result.main:
         click.echo(f"done: step {result.step}, best val loss {result.best_val:.4f} nats/token, "

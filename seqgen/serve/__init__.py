@@ -7,8 +7,11 @@ Routes (every error is ``{"error": "..."}`` with a 4xx status, never a traceback
                                         ``defaults`` a request gets for the fields it leaves out
 - ``POST /api/generate/text``           server-sent events: ``text`` events ``{"sample", "text"}``
                                         (each sample's seed first, then new pieces), then ``done``
-                                        ``{"texts"}`` or ``error`` ``{"error"}``
+                                        ``{"texts"}`` or ``error`` ``{"error"}``; with ``keep``/``rank``
+                                        every sample streams and ``done`` has the kept ``texts``, best
+                                        first, and ``kept``: their scores (``sample``, ``nll``, ``copied``)
 - ``POST /api/generate/music``          JSON: per sample, URLs of its .mid, .musicxml, .wav and .png
+                                        (and its ``score`` when ``keep``/``rank`` ranked them)
 - ``GET  /api/files/<id>/<name>``       a file a music generation wrote
 - ``GET  /api/runs/<name>/loss.png``    a run's loss curve
 

@@ -92,8 +92,10 @@ async def generate_text(request: Request) -> Response:
 def make_music(outputs: Outputs, run: Run, sample: SampleRequest) -> dict[str, Any]:
     """Generate the pieces and write their files (in a worker thread: it is all CPU)."""
     start = time.perf_counter()
-    pieces = sample_music(run.model, run.tokenizer, sample)
+    pieces, kept = run.curate(sample_music(run.model, run.tokenizer, sample), sample)
     token, samples = outputs.save(slug(run.info["name"], fallback="run"), pieces)
+    for entry, score in zip(samples, kept or []):
+        entry["score"] = score
     return {"id": token, "checkpoint": run.info["name"], "samples": samples,
             "seconds": round(time.perf_counter() - start, 3)}
 

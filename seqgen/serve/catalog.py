@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from seqgen.checkpoint import Checkpoint, resolve_checkpoint
+from seqgen.config import Config
 from seqgen.errors import SeqgenError
+from seqgen.generate import SampleRequest
 from seqgen.model import LanguageModel
+from seqgen.ranking import curate
 from seqgen.serve.errors import ApiError
 from seqgen.tokenizer import Tokenizer
 
@@ -41,6 +44,15 @@ class Run:
     folder: Path
     model: LanguageModel
     tokenizer: Tokenizer
+    config: Config
+
+    def curate(self, samples: list[Any], request: SampleRequest) -> tuple[list[Any], list[dict[str, Any]] | None]:
+        """The samples to send and, when the request ranks them (keep/rank), the kept ones'
+        scores, best first (``seqgen.ranking``); otherwise all samples and None."""
+        if not request.rank:
+            return samples, None
+        kept = curate(self.model, self.tokenizer, samples, request, self.config.data)
+        return [sample for sample, _ in kept], [score.to_dict() for _, score in kept]
 
 
 def printable(text: str) -> str:
@@ -178,4 +190,4 @@ def _build(name: str, folder: Path, path: Path, modified: float) -> Run:
         "step": ckpt.step, "modified": modified, "loss_curve": f"/api/runs/{name}/loss.png",
     }
     json.dumps(info, allow_nan=False, ensure_ascii=False).encode("utf-8")  # raises for what JSON cannot hold
-    return Run(info, folder, model, tokenizer)
+    return Run(info, folder, model, tokenizer, config)

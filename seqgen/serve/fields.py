@@ -29,10 +29,11 @@ MAX_BARS, MAX_SECONDS = 64, 120
 COMMON: dict[str, tuple[type, float, float]] = {
     "checkpoint": (str, 0, 200), "seed": (str, 0, MAX_SEED), "length": (int, 1, MAX_TOKENS),
     "temperature": (float, 0, 100), "top_k": (int, 0, 10**9), "top_p": (float, 0, 1),
-    "num_samples": (int, 1, MAX_SAMPLES), "random_seed": (int, 0, 2**63 - 1)}
+    "num_samples": (int, 1, MAX_SAMPLES), "random_seed": (int, 0, 2**63 - 1),
+    "keep": (int, 1, MAX_SAMPLES), "rank": (str, 0, 20)}  # rank's values are checked by SampleRequest
 TEXT_FIELDS = {**COMMON, "stop": (str, 0, 200)}
 MUSIC_FIELDS = {**COMMON, "bars": (float, 0, MAX_BARS), "seconds": (float, 0, MAX_SECONDS)}
-NULLABLE = {"random_seed"}  # null: the same as leaving the field out
+NULLABLE = {"random_seed", "keep", "rank"}  # null: the same as leaving the field out
 SETTINGS = ("temperature", "top_k", "top_p")  # the fields that make up SamplingSettings
 
 

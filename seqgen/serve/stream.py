@@ -39,7 +39,8 @@ class TextJob:
     most every FLUSH_EVERY seconds) so a fast model is not slowed by one wake-up per token.
 
     Queue items: ``("text", [(sample, piece), ...])``, then ``("done", {"texts", "seconds"})``
-    or ``("error", message)``. ``release`` is called once the worker has finished.
+    or ``("error", message)``. Every sample drawn streams; when the request ranks them, ``done``
+    holds only the kept texts, best first, and ``kept``: their scores (``sample``: which one). ``release`` is called once the worker has finished.
     """
 
     def __init__(self, run: Run, sample: SampleRequest, release: Callable[[], None]) -> None:
@@ -76,7 +77,9 @@ class TextJob:
         try:
             texts = sample_text(self.run.model, self.run.tokenizer, self.sample, self.on_text)
             self.flush()
-            self.put(("done", {"texts": texts, "seconds": round(time.perf_counter() - start, 3)}))
+            texts, kept = self.run.curate(texts, self.sample)
+            done = {"texts": texts, "seconds": round(time.perf_counter() - start, 3)}
+            self.put(("done", done if kept is None else {**done, "kept": kept}))
         except _Stopped:
             pass
         except SeqgenError as err:

@@ -24,8 +24,20 @@ class TextTokenizer(Tokenizer):
 
     domain = "text"
 
+    #: What precedes a document in a text training stream: corpora join their documents (files,
+    #: plays) with a newline, every line starts after one, and nanoGPT starts unseeded samples here.
+    DOCUMENT_START = "\n"
+
     def units(self, doc: str) -> dict[str, float]:
         return {"chars": len(doc)}
+
+    def start_ids(self) -> list[int]:
+        """The newline before a document. Training streams start (and, at random, restart) from a
+        zero state anywhere in the text, so a zero state fed a newline is a start the model knows."""
+        try:
+            return self.encode_seed(self.DOCUMENT_START)
+        except SeqgenError:  # a vocabulary with no newline (a one-line corpus)
+            raise SeqgenError("this model never saw a newline, so it knows no document start: give a seed") from None
 
 
 @register

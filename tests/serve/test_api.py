@@ -184,7 +184,9 @@ BAD_TEXT = [
     ({"top_p": 1.5}, "top_p must be between 0 and 1"),
     ({"top_k": -3}, "top_k must be between 0"),
     ({"random_seed": -1}, "random_seed must be between 0"),
-    ({"seed": ""}, "give a seed"),
+    ({"keep": 2}, "keep must be 1 to the number of samples (1)"),
+    ({"num_samples": 2, "rank": "best"}, "rank must be one of"),
+    ({"keep": 9}, "keep must be between 1 and 8"),
     ({"seed": "x" * 5001}, "seed is longer than 5000 characters"),
     ({"seed": "ROMEO\u263a"}, "vocabulary lacks"),  # a SeqgenError from the library, passed through
     ({"seed": 12}, "seed must be a string"),
@@ -286,6 +288,31 @@ def test_concurrent_text_requests_keep_their_own_outputs(client: TestClient, mon
     assert not errors, errors
     assert all(len(results[name]) == 8 for name in names)
     assert len(models) == 32 and all(m is shared for m in models)
+
+
+def test_keep_and_rank_send_the_best_samples_with_their_scores(client: TestClient) -> None:
+    body = {"seed": "ROMEO:", "length": 20, "num_samples": 4, "random_seed": 3}
+    drawn, _ = generate_text(client, **body)
+    texts, done = generate_text(client, **body, keep=2, rank="novelty")
+    assert texts == drawn  # every sample streams while it is drawn
+    assert len(done["kept"]) == len(done["texts"]) == 2
+    assert done["texts"] == [drawn[score["sample"]] for score in done["kept"]]
+    copied = [score["copied"] for score in done["kept"]]
+    assert copied == sorted(copied) and all(score["unit"] == "chars" and score["nll"] > 0 for score in done["kept"])
+    _, plain = generate_text(client, **body, keep=None, rank=None)  # null: no ranking
+    assert "kept" not in plain and len(plain["texts"]) == 4
+    response = client.post("/api/generate/music", json={"checkpoint": MUSIC_RUN, "length": 30, "num_samples": 3,
+                                                        "keep": 2, "rank": "balanced", "random_seed": 1})
+    assert response.status_code == 200, response.text
+    samples = response.json()["samples"]
+    assert len(samples) == 2 and all(s["score"]["unit"] == "notes" and s["score"]["nll"] > 0 for s in samples)
+
+
+def test_text_with_no_seed_starts_a_new_document(client: TestClient) -> None:
+    texts, done = generate_text(client, seed="", length=15, random_seed=2)
+    assert len(texts[0]) == 15 and done["texts"] == texts
+    assert generate_text(client, seed="\n", length=15, random_seed=2)[0] == ["\n" + texts[0]]
+    assert generate_text(client, length=15, random_seed=2)[0] == texts  # a missing seed is the same
 
 
 def test_listing_gives_the_library_defaults_and_requests_get_them(client: TestClient) -> None:

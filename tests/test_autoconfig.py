@@ -1,0 +1,101 @@
+"""Automatic configuration: the rules on synthetic speeds, the cache, and the run it sets up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from seqgen import autoconfig
+from seqgen.autoconfig import Speed, applies, choose, step_flops
+from seqgen.cli import main
+from seqgen.config import resolve_config
+
+SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB = 1_003_854, 65
+
+
+def speed_giving(steps: int, seconds: float, hidden: int = 256) -> Speed:
+    """A machine on which the ``hidden``-wide candidate makes ``steps`` steps in ``seconds``."""
+    return Speed(0.0, seconds / steps / step_flops(hidden, SHAKESPEARE_VOCAB))
+
+
+def test_the_measured_presets_are_what_the_rules_choose_on_tiny_shakespeare() -> None:
+    # The presets' machine (benchmarks/RESULTS.md): the 2x256 GRU made 2,027 steps in 71 s and the
+    # 2x512 GRU 2,946 steps in 600 s; the speed line through those two points.
+    f256, f512 = step_flops(256, SHAKESPEARE_VOCAB), step_flops(512, SHAKESPEARE_VOCAB)
+    per_flop = (600 / 2946 - 71 / 2027) / (f512 - f256)
+    speed = Speed(71 / 2027 - per_flop * f256, per_flop)
+    short = choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, speed)
+    assert short.settings["hidden"] == 256 and short.settings["dropout"] == 0.0
+    assert short.settings["seq_len"] == 32 and short.settings["cell"] == "gru"
+    ten = choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 600.0, 0, 0.0, speed)
+    assert ten.settings["hidden"] == 512 and ten.settings["seq_len"] == 64
+    assert ten.settings["dropout"] == 0.35 and round(ten.epochs) == 12  # as in the 10-minute preset
+    assert ten.settings["lr"] < short.settings["lr"]
+
+
+def test_a_slower_machine_gets_a_narrower_model_for_the_same_budget() -> None:
+    fast = choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, speed_giving(2000, 71.0))
+    slow = choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, speed_giving(500, 71.0))
+    assert slow.settings["hidden"] < fast.settings["hidden"]
+    assert slow.steps >= autoconfig.MIN_STEPS or slow.settings["hidden"] == autoconfig.WIDTHS[0]
+
+
+def test_a_small_corpus_caps_the_width_and_gets_dropout() -> None:
+    speed = speed_giving(20000, 71.0)  # fast enough for any width
+    small = choose(50_000, 60, 600.0, 0, 0.0, speed)
+    assert autoconfig.weights(small.settings["hidden"], 60) <= autoconfig.PARAMS_PER_TOKEN * 50_000
+    assert small.epochs > 100 and small.settings["dropout"] == 0.4
+
+
+def test_step_budgets_need_no_clock_and_cpu_width_is_bounded() -> None:
+    choice = choose(50_000_000, 65, 0.0, 500, 0.0, None)
+    assert choice.settings["hidden"] == autoconfig.CPU_MAX_HIDDEN and choice.steps == 500
+    assert choose(50_000_000, 65, 0.0, 500, 0.0, None, gpu=True).settings["hidden"] > autoconfig.CPU_MAX_HIDDEN
+
+
+def test_auto_is_off_with_a_preset_a_config_file_or_a_model_flag() -> None:
+    assert applies(None, None, {"corpus": "x", "lr": 0.01, "max_time": 30})
+    assert not applies("cpu", None, {})
+    assert not applies(None, "my.toml", {})
+    assert not applies(None, None, {"hidden": 128})
+
+
+def test_the_speed_is_measured_once_and_a_busy_measurement_is_not_kept(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path))
+    timed: list[int] = []
+
+    def fake_time(hidden: int, *_args: object) -> float:
+        timed.append(hidden)
+        return 0.01 + 1e-10 * step_flops(hidden, 65)
+
+    monkeypatch.setattr(autoconfig, "_time_steps", fake_time)
+    monkeypatch.setattr(autoconfig.os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+    autoconfig.measure_speed("cpu", False, 65)
+    assert not (tmp_path / "speed.json").exists() and len(timed) == 2
+    monkeypatch.setattr(autoconfig.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    speed = autoconfig.measure_speed("cpu", False, 65)
+    assert speed.overhead == pytest.approx(0.01) and speed.per_flop == pytest.approx(1e-10)
+    again = autoconfig.measure_speed("cpu", False, 65)
+    assert again == speed and len(timed) == 4  # the second call read the cache
+
+
+def test_train_prints_and_stores_the_choice_and_flags_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(autoconfig, "measure_speed", lambda *_a: pytest.fail("a step budget needs no clock"))
+    Path("small.txt").write_text("to be or not to be, that is the question\n" * 300)
+    result = CliRunner().invoke(main, ["train", "--corpus", "small.txt", "--max-steps", "2", "--lr", "0.002",
+                                       "--eval-every", "2", "--run-dir", "run"])
+    assert result.exit_code == 0, result.output
+    line = next(li for li in result.output.splitlines() if li.startswith("auto: GRU 2x"))
+    config = json.loads(Path("run/config.json").read_text())
+    assert config["train"]["auto"] == line
+    assert config["train"]["lr"] == 0.002 and config["model"]["cell"] == "gru"
+    given = CliRunner().invoke(main, ["train", "--corpus", "small.txt", "--max-steps", "2", "--hidden", "16",
+                                      "--eval-every", "2", "--run-dir", "run2"])
+    assert given.exit_code == 0 and "auto:" not in given.output
+    assert json.loads(Path("run2/config.json").read_text())["model"]["cell"] == resolve_config().model.cell
