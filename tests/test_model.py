@@ -127,7 +127,7 @@ def test_compact_sampling_draws_the_same_ids_where_the_model_is_sure() -> None:
 
     greedy = ids(True, 0)
     assert greedy == ids(False, 0)
-    assert ids(True, 0.7) == ids(False, 0.7)  # one uniform per draw: same seed, same ids
+    assert ids(True, 0.7) == ids(False, 0.7)  # same seed, same random numbers, same ids
     assert len(set(greedy)) > 3  # it continues the cycle, not one token over and over
 
 

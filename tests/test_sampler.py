@@ -96,7 +96,7 @@ def test_banned_ids_are_never_drawn() -> None:
 
 def test_draw_only_picks_ids_that_can_come_up() -> None:
     """One finite logit anywhere in the row (the first, the last, between): always that id, over
-    many draws, including ones near the ends of the uniform's range."""
+    many draws."""
     g = torch.Generator().manual_seed(0)
     for only in (0, 7, 64):
         logits = torch.full((5000, 65), float("-inf"))
