@@ -180,12 +180,12 @@ class Generator:
 
         Keyword arguments are those of ``seqgen.generate.SampleRequest`` (``seed``, ``length``,
         ``num_samples``, ``stop``, ``random_seed``; for music ``bars``, ``seconds``, ``primer``,
-        ``only_new``, ``tempo``; ``keep`` and ``rank`` keep the best few, see ``ranked``) and of
-        ``SamplingSettings`` (``temperature``, ``top_k``, ``top_p``), with their defaults. Text with
-        no ``seed`` starts a new document.
+        ``only_new``, ``tempo``, ``key``, ``time_signature``, ``loop``; ``keep`` and ``rank`` keep the
+        best few, see ``ranked``) and of ``SamplingSettings`` (``temperature``, ``top_k``, ``top_p``),
+        with their defaults. Text with no ``seed`` starts a new document.
 
             >>> gen.sample(seed="ROMEO:", length=200, temperature=0.8, stop="\\n\\n")  # doctest: +SKIP
-            >>> piece = music_gen.sample(bars=8, random_seed=1)                      # doctest: +SKIP
+            >>> piece = music_gen.sample(bars=8, key="E minor", time_signature="3/4", loop=True)  # doctest: +SKIP
             >>> seqgen.write_music(piece, "new.mid")                                 # doctest: +SKIP
             >>> gen.sample(num_samples=8, keep=2, rank="balanced")                   # doctest: +SKIP
         """

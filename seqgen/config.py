@@ -23,6 +23,11 @@ else:  # pragma: no cover
 CELLS = ("lstm", "gru", "rnn", "rnn-relu", "peephole")
 PRECISIONS = ("auto", "bf16", "fp32")
 INITS = ("default", "orthogonal", "xavier", "kaiming")
+#: Bounds of the music codec settings: the codecs' own SIZE_LIMITS (checked again when a
+#: checkpoint's tokenizer is loaded) allow these and no more.
+MAX_GRID_STEPS = 120  # = 8 * 3 * 5: 32nd notes, triplets and quintuplets at once
+MAX_DURATION_QUARTERS = 64
+MAX_SHIFT_SECONDS = 10.0
 
 
 @dataclass
@@ -37,6 +42,10 @@ class DataConfig:
     encoding: str = "utf-8"
     # Music: train pieces in this many keys up and down (6: all 12 keys); 0 turns it off.
     transpose: int = 6
+    # Music codec settings (saved in the tokenizer state, part of the token-cache key).
+    grid_steps: int = 12  # grid: steps per quarter note; 24 makes 32nd notes exact, 60 quintuplets
+    max_duration: float = 16.0  # grid: longest note in quarter notes (longer ones are cut)
+    max_shift: float = 1.0  # performance: longest single time shift in seconds (longer gaps take several)
 
 
 @dataclass
@@ -151,6 +160,12 @@ class Config:
             (t.precision in PRECISIONS, f"unknown precision {t.precision!r}; choose one of {', '.join(PRECISIONS)}"),
             (d.vocab_size > 0, "vocab size must be positive"),
             (d.transpose >= 0, "transpose must be >= 0 (0 turns augmentation off)"),
+            (d.grid_steps % 4 == 0 and 4 <= d.grid_steps <= MAX_GRID_STEPS,
+             f"grid steps must be a multiple of 4 from 4 to {MAX_GRID_STEPS} (so every x/16 bar is whole steps), "
+             f"got {d.grid_steps}"),
+            (0 < d.max_duration <= MAX_DURATION_QUARTERS,
+             f"max duration must be above 0 and at most {MAX_DURATION_QUARTERS} quarter notes"),
+            (0.01 <= d.max_shift <= MAX_SHIFT_SECONDS, f"max shift must be 0.01 to {MAX_SHIFT_SECONDS:g} seconds"),
             (d.val_frac > 0 and d.test_frac >= 0 and d.val_frac + d.test_frac < 1,
              "need val fraction > 0, test fraction >= 0 and their sum < 1"),
         ]

@@ -41,7 +41,8 @@ class Corpus(ABC):
 
     @abstractmethod
     def splits(self, val_frac: float, test_frac: float) -> Splits:
-        """Documents per split, contiguous in the corpus's natural order (never shuffled)."""
+        """Documents per split: text in contiguous slices of its natural order; music as whole
+        pieces dealt by a seeded shuffle within each collection."""
 
     def augment(self, train_docs: list[Any], transpose: int) -> list[Any]:
         """Extra training documents made from the train split (music: other keys). Text has none."""
@@ -92,9 +93,8 @@ def list_corpora() -> dict[str, str]:
     return {name: description for name, (description, _) in sorted(NAMED.items())}
 
 
-def corpus_info(spec: str, encoding: str, val_frac: float, test_frac: float) -> dict[str, Any]:
-    """What ``seqgen corpus info`` shows: the corpus's facts and its split sizes."""
-    corpus = load_corpus(spec, encoding)
+def corpus_info(corpus: Corpus, val_frac: float, test_frac: float) -> dict[str, Any]:
+    """The corpus's facts and its split sizes (``seqgen corpus info`` adds the codec's)."""
     info = dict(corpus.describe())
     info.update({f"{split} size": size for split, size in corpus.split_sizes(val_frac, test_frac).items()})
     return info

@@ -26,7 +26,7 @@ from seqgen.errors import SeqgenError
 from seqgen.paths import cache_dir, slug
 from seqgen.tokenizer import Tokenizer, fit_tokenizer, tokenizer_class, tokenizer_from_state
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: music units hold quarters and beats of the time signature
 
 
 @dataclass
@@ -51,7 +51,7 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
         "version": CACHE_VERSION,
         "corpus": corpus.fingerprint(),
         "tokenizer": kind,
-        "vocab_size": data.vocab_size if kind in ("bpe", "unigram") else None,
+        "codec": {"version": tokenizer_class(kind).version, **fit_options(kind, data)},
         "val_frac": data.val_frac,
         "test_frac": data.test_frac,
         "transpose": data.transpose if corpus.domain == "music" else None,
@@ -61,6 +61,14 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
     if not (folder / "meta.json").exists():
         _build(corpus, data, kind, folder)
     return _load(folder, corpus)
+
+
+def fit_options(kind: str, data: DataConfig) -> dict[str, Any]:
+    """The settings tokenizer ``kind`` is fitted with: only those it declares, so the cache key
+    holds every setting that changes its ids and none that does not."""
+    offered = {"vocab_size": data.vocab_size, "steps_per_quarter": data.grid_steps,
+               "max_duration": data.max_duration, "max_shift": data.max_shift}
+    return {name: offered[name] for name in tokenizer_class(kind).fit_options}
 
 
 def prepare_matching(data: DataConfig, tokenizer_state: dict[str, Any]) -> TokenData:
@@ -79,7 +87,7 @@ def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
         raise SeqgenError(f"tokenizer {kind!r} is for {domain}, but corpus {corpus.name!r} is {corpus.domain}")
     splits = corpus.splits(data.val_frac, data.test_frac)
     splits["train"] = corpus.augment(splits["train"], data.transpose)
-    tokenizer = fit_tokenizer(kind, splits["train"], vocab_size=data.vocab_size)
+    tokenizer = fit_tokenizer(kind, splits["train"], **fit_options(kind, data))
     dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))

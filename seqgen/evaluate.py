@@ -3,7 +3,8 @@
 The split is cut into a few contiguous streams that are run from a zero state to their end with
 the state carried throughout, so (nearly) every token is predicted with its full left context and
 every token is counted exactly once. Loss is reported per token and per unit (bits per character
-for text; nats per note, beat and second for music) so that tokenizations compare fairly.
+for text; nats per note, quarter note, beat of the time signature and second for music) so that
+tokenizations compare fairly.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def token_nll(model: LanguageModel, ids: Sequence[int]) -> np.ndarray:
 
 
 def report(split: str, nll: float, tokens: int, units: dict[str, float]) -> dict[str, Any]:
-    """The metrics ``seqgen eval`` prints: per token, plus per character/note/beat/second.
+    """The metrics ``seqgen eval`` prints: per token, plus per character/note/quarter/beat/second.
 
     Units are spread over predicted tokens pro rata (the first token of a split has no
     prediction), which makes bits per character exact for the char tokenizer.
@@ -86,7 +87,7 @@ def report(split: str, nll: float, tokens: int, units: dict[str, float]) -> dict
         out[unit] = amount
         if amount:
             per_unit = nll / (amount * share)
-            singular = unit[:-1]  # chars -> char, notes -> note, ...
+            singular = unit[:-1]  # chars -> char, quarters -> quarter, ...
             out[f"nats_per_{singular}"] = per_unit
             if unit == "chars":
                 out["bits_per_char"] = per_unit / math.log(2)
@@ -94,11 +95,13 @@ def report(split: str, nll: float, tokens: int, units: dict[str, float]) -> dict
 
 
 def evaluate_checkpoint(spec: str | Path | None, split: str = "val", device: str = "auto",
-                        samples: int = 8) -> dict[str, Any]:
+                        samples: int = 8, bars: float = 0.0, random_seed: int = 0) -> dict[str, Any]:
     """Load a checkpoint, score it on a whole split of its own corpus and report (see ``report``).
 
-    For music, ``samples`` pieces of the default length are generated and their statistics set
-    beside the split's (``sample_stats``: ``{"samples": {...}, "reference": {...}}``).
+    For music, ``samples`` pieces of ``bars`` bars (0: ``seqgen sample``'s default length) are
+    generated (``random_seed`` fixes them) and
+    their statistics set beside those of the split's pieces cut to the same length, voices judged
+    against the train split's (``sample_stats``: ``{"samples": {...}, "reference": {...}}``).
     """
     ckpt = Checkpoint.load(spec)
     model, tokenizer, config = ckpt.build()
@@ -111,11 +114,13 @@ def evaluate_checkpoint(spec: str | Path | None, split: str = "val", device: str
     result = report(split, nll, count, data.units[split])
     if tokenizer.domain == "music" and samples > 0:
         from seqgen.corpus import load_corpus
-        from seqgen.generate import SampleRequest, sample_music
+        from seqgen.generate import DEFAULT_BARS, SampleRequest, sample_music
         from seqgen.music.stats import compare
+        from seqgen.music.theory import VoiceProfile
 
-        generated = sample_music(model.cpu(), tokenizer, SampleRequest(num_samples=samples, random_seed=0))
-        corpus = load_corpus(config.data.corpus, config.data.encoding)
-        reference = corpus.splits(config.data.val_frac, config.data.test_frac)[split]
-        result["sample_stats"] = compare(generated, reference)
+        bars = bars or DEFAULT_BARS
+        request = SampleRequest(num_samples=samples, random_seed=random_seed, bars=bars)
+        generated = sample_music(model.cpu(), tokenizer, request)
+        splits = load_corpus(config.data.corpus, config.data.encoding).splits(config.data.val_frac, config.data.test_frac)
+        result["sample_stats"] = compare(generated, splits[split], VoiceProfile.of(splits["train"]), bars)
     return result

@@ -16,6 +16,8 @@ import torch
 
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
+from seqgen.music.controls import Controls, parse_key, parse_meter
+from seqgen.music.loops import CANDIDATES_PER_LOOP, best_loops
 from seqgen.sampler import SamplingSettings, generate
 from seqgen.tokenizer import Tokenizer
 
@@ -31,8 +33,9 @@ RANKS = ("likelihood", "novelty", "balanced")
 
 @dataclass
 class SampleRequest:
-    """What to generate. ``length`` is in tokens; ``bars``, ``seconds`` and ``primer`` are for
-    music, which with none of ``length``, ``bars`` or ``seconds`` given is DEFAULT_BARS bars long."""
+    """What to generate. ``length`` is in tokens; ``bars``, ``seconds``, ``primer`` and the
+    controls after them are for music, which with none of ``length``, ``bars`` or ``seconds`` given
+    is DEFAULT_BARS bars long."""
 
     seed: str = ""
     length: int | None = None  # None: DEFAULT_LENGTH tokens (music: DEFAULT_BARS bars)
@@ -44,9 +47,12 @@ class SampleRequest:
     seconds: float = 0.0
     primer: str | None = None  # music: a file whose music the samples continue
     only_new: bool = False  # music: keep just the continuation of the primer, moved to quarter 0
-    tempo: float | None = None  # music: the output's tempo in quarters per minute (not the model's)
+    tempo: float | None = None  # music: the output's tempo in quarters per minute (the model gets the nearest)
     keep: int | None = None  # keep only the best this many of the num_samples (all, ranked, when only rank is set)
     rank: str | None = None  # how to pick them, one of RANKS (default likelihood)
+    key: str | None = None  # music: "E minor": no pitch outside it is drawn, and it is the key signature
+    time_signature: str | None = None  # music: "3/4": the meter of every bar
+    loop: bool = False  # music: keep the samples (of several times as many) whose end leads back to bar 1
 
     def __post_init__(self) -> None:
         if self.length is not None and self.length <= 0:
@@ -67,6 +73,17 @@ class SampleRequest:
             raise SeqgenError(f"keep must be 1 to the number of samples ({self.num_samples}), got {self.keep}")
         if self.keep is not None or self.rank is not None:
             self.keep, self.rank = self.keep or self.num_samples, self.rank or RANKS[0]
+        if self.time_signature and self.primer:
+            raise SeqgenError("a --primer keeps its own meter: give --time-signature without one")
+        if self.loop and (self.primer or self.seconds or (self.length and not self.bars) or self.bars % 1):
+            raise SeqgenError("a --loop is a whole number of --bars on its own: give --bars, without --primer")
+        self.controls()  # refuse a key or meter that cannot be read now, not after loading a model
+
+    def controls(self) -> Controls:
+        """The key, meter and tempo asked for, parsed (``seqgen.music.controls``)."""
+        return Controls(key=parse_key(self.key) if self.key else None,
+                        meter=parse_meter(self.time_signature) if self.time_signature else None,
+                        tempo=self.tempo)
 
     def generator(self) -> torch.Generator:
         g = torch.Generator()
@@ -134,7 +151,10 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     Length is ``request.length`` tokens, or ``bars``/``seconds`` of music (then up to
     MAX_MUSIC_TOKENS tokens); a sample also ends at its ``End`` token. Where the codec has a
     grammar (``grid``), only well-formed tokens are drawn, and with ``bars`` the piece cannot end
-    before it has them: a sample stops as soon as a note reaches the last bar line.
+    before it has them: a sample stops as soon as a note reaches the last bar line. The grammar
+    also keeps to the request's key, meter and tempo (``request.controls()``). With ``loop``,
+    CANDIDATES_PER_LOOP times as many pieces are drawn and the best loops kept
+    (``seqgen.music.loops``).
     """
     if tokenizer.domain != "music":
         raise SeqgenError("this checkpoint generates text: write it to stdout or a .txt file")
@@ -148,28 +168,36 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     # New music begins on the bar line after the primer, so --bars counts new bars only.
     offset = _bar_line_after(primer, primer.end) if primer else 0.0
 
+    controls = request.controls()
+
     def shaped(ids: list[int]) -> Any:
-        return _with_meta(tokenizer.decode(ids), tokenizer, primer, request.tempo)
+        piece = _with_meta(tokenizer.decode(ids), tokenizer, primer, request.tempo)
+        piece.key = controls.key.name if controls.key else piece.key
+        return piece
 
     bars, seconds = request.bars, request.seconds
     if not (bars or seconds or request.length):
         bars = DEFAULT_BARS
     limit = MAX_MUSIC_TOKENS if bars or seconds else request.length
-    ids = [list(start) for _ in range(request.num_samples)]
-    ended = [False] * request.num_samples
+    count = request.num_samples * (CANDIDATES_PER_LOOP if request.loop else 1)
+    ids = [list(start) for _ in range(count)]
+    ended = [False] * count
     # The codec's grammar lets only well-formed tokens be drawn; with bars it also holds End back
     # until, and ends a sample as soon as, its music reaches the requested bars.
-    grammar = tokenizer.grammar(start, request.num_samples, bars=bars, offset=offset,
-                                meter=primer.meter_at(offset) if primer and bars else None)
-    stream = generate(model, start, limit, request.settings, request.num_samples, request.generator(),
+    meter = primer.meter_at(offset) if primer else controls.meter
+    grammar = tokenizer.grammar(start, count, bars=bars, offset=offset, meter=meter if bars else None,
+                                controls=controls, seconds=seconds)
+    if (controls.meter or request.loop) and tokenizer.timebase != "quarters":
+        raise SeqgenError(f"--time-signature and --loop need bars; the {tokenizer.kind} codec keeps time in seconds")
+    stream = generate(model, start, limit, request.settings, count, request.generator(),
                       tokenizer.banned, constraint=grammar)
-    check = bool(seconds or (bars and grammar is None))  # decode now and then to see the length
-    for count, tokens in enumerate(stream, 1):
+    check = bool(seconds or bars)  # decode now and then to see the length (a grammar may not count it)
+    for step, tokens in enumerate(stream, 1):
         for index, token in enumerate(tokens.tolist()):
             if not ended[index]:
                 ids[index].append(token)
                 ended[index] = token == tokenizer.end_id or (grammar is not None and grammar.done(index))
-        if all(ended) or (check and count % CHECK_EVERY == 0
+        if all(ended) or (check and step % CHECK_EVERY == 0
                           and all(_long_enough(shaped(s), offset, bars, seconds) for s in ids)):
             break
     pieces = [shaped(s) for s in ids]
@@ -177,6 +205,8 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
         pieces = [_cut(p, _end_quarter(p, offset, bars, seconds)) for p in pieces]
     if request.only_new:
         pieces = [_from(p, offset) for p in pieces]
+    if request.loop:
+        pieces = best_loops(model, tokenizer, pieces, request.num_samples, int(bars))
     return [with_key(p) for p in pieces]
 
 
@@ -193,7 +223,7 @@ def _with_meta(piece: Any, tokenizer: Tokenizer, primer: Any, tempo: float | Non
     """Give a decoded piece the primer's tempo, meter, key and tracks (the codec keeps only its
     quantised tempo and its corpus's track names), and ``tempo`` when one is asked for."""
     if primer:
-        piece.tempo_qpm, piece.tempo_changes = primer.tempo_qpm, list(primer.tempo_changes)
+        piece = tokenizer.with_tempo_of(piece, primer)
         piece.time_signature = primer.time_signature
         piece.time_signature_changes = list(primer.time_signature_changes)
         piece.key, piece.title = primer.key, primer.title

@@ -34,6 +34,12 @@ class Tokenizer(ABC):
     domain: ClassVar[str]
     #: Ids that stand for "unknown" and must never be generated.
     banned: tuple[int, ...] = ()
+    #: Bump when a code change gives a document other ids (or the state other fields), so token
+    #: arrays cached by an older version are rebuilt rather than trusted.
+    version: ClassVar[int] = 1
+    #: The ``fit`` options that change the ids (``vocab_size``, ``steps_per_quarter``, ...): the
+    #: token cache passes exactly these to ``fit`` and keys its folders by them.
+    fit_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     @abstractmethod

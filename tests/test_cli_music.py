@@ -48,15 +48,23 @@ def test_train_sample_eval_music(midi_folder: Path) -> None:
     assert Path("b-1.mid").is_file() and Path("b-2.mid").is_file()
     assert [line.split(" (")[0] for line in out.splitlines()] == ["wrote b-1.mid", "wrote b-2.mid"]
 
-    code, out = run("eval", "--checkpoint", "runs/m", "--json", "--samples", "2")
+    code, out = run("eval", "--checkpoint", "runs/m", "--json", "--samples", "2", "--bars", "4")
     assert code == 0, out
     metrics = json.loads(out)
-    for key in ("notes", "beats", "seconds", "nats_per_note", "nats_per_beat", "nats_per_second"):
+    for key in ("notes", "quarters", "beats", "seconds", "nats_per_note", "nats_per_quarter", "nats_per_beat",
+                "nats_per_second"):
         assert metrics[key] > 0, key
     assert metrics["nats_per_note"] == pytest.approx(metrics["nll"] / metrics["notes"], rel=0.01)
     stats = metrics["sample_stats"]
     assert 0 <= stats["samples"]["pitch_class_distance"] <= 1
-    assert "notes_per_beat" in stats["reference"]
+    for key in ("in_key_rate", "parallels_per_100_beats", "crossings_per_100_beats", "out_of_range_rate",
+                "all_voices_rate", "bars", "reached_bars_rate"):
+        assert key in stats["samples"] and key in stats["reference"], key
+    assert stats["reference"]["bars"] <= 4  # the split's pieces are cut to the 4 bars asked
+
+    code, out = run("eval", "--checkpoint", "runs/m", "--samples", "1", "--bars", "2")
+    assert code == 0, out
+    assert "nats_per_quarter" in out and "parallels_per_100_beats" in out and "polyphony Flute" in out
 
 
 def test_music_input_errors(midi_folder: Path) -> None:

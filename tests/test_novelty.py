@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import seqgen
 from seqgen.cli import main
+from seqgen.corpus import load_corpus
 from seqgen.music.novelty import MusicNovelty, melody
 from seqgen.music.score import Note, Piece, Track
 from seqgen.novelty import SuffixIndex, TextNovelty, passages
@@ -99,7 +100,8 @@ def test_novelty_command_reports_text_and_music_copies(small_text: Path, midi_fo
     assert "at char 14" in first and "from train line" in first
     music = seqgen.train(corpus=midi_folder, run_dir="runs/m", val_frac=0.2, test_frac=0.2, transpose=0,
                          **{**TINY, "seq_len": 32})
-    song = midi_folder / "song0.mid"  # a training piece: its whole melody is a copy
+    train = load_corpus(str(midi_folder)).splits(0.2, 0.2)["train"]  # pieces are dealt by a seeded shuffle
+    song = midi_folder / train[0].title  # a training piece: its whole melody is a copy
     result = CliRunner().invoke(main, ["novelty", str(song), "--checkpoint", str(music.run_dir)])
     assert result.exit_code == 0, result.output
     assert result.output.split()[:2] == ["32", "notes"] and "Flute" in result.output

@@ -30,18 +30,25 @@ from seqgen.errors import SeqgenError
               help="Music: write only the continuation of --primer, starting at bar 1, with the primer's tempo, "
                    "meter, key and tracks.")
 @click.option("--tempo", type=float, default=None,
-              help="Music: tempo of the output in quarter notes per minute (20-300; default: the primer's or the "
-                   "model's). Only the file's tempo changes: the model is not conditioned on it.")
+              help="Music: tempo of the output in quarter notes per minute (20-300, written exactly; default: the "
+                   "primer's or the corpus's usual one). The model is fed the nearest tempo it knows.")
 @click.option("--keep", type=int, default=None,
               help="Keep the best this many of --num-samples (see --rank); each kept sample's score goes to stderr.")
 @click.option("--rank", type=click.Choice(["likelihood", "novelty", "balanced"]), default=None,
               help="How --keep picks: likelihood (lowest nats/token), novelty (shortest passage copied from the "
                    "training split) or balanced (best sum of both places) [default: likelihood].")
+@click.option("--key", default=None,
+              help='Music: a key such as "E minor" or "Bb major": no pitch outside it is drawn, and it is the key '
+                   "signature (minor allows natural, harmonic and melodic forms; \"E natural minor\" just one).")
+@click.option("--time-signature", default=None, help="Music: the meter of every bar, e.g. 3/4 (one the model knows).")
+@click.option("--loop", is_flag=True,
+              help="Music: loops of exactly --bars bars, the best of 4x as many by how their end leads back to bar 1.")
 @click.option("--out", type=click.Path(dir_okay=False), multiple=True,
               help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
 def sample(checkpoint: str | None, seed: str, length: int | None, temperature: float, top_k: int, top_p: float,
            num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
-           only_new: bool, tempo: float | None, keep: int | None, rank: str | None, out: tuple[str, ...]) -> None:
+           only_new: bool, tempo: float | None, keep: int | None, rank: str | None, key: str | None,
+           time_signature: str | None, loop: bool, out: tuple[str, ...]) -> None:
     """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
     import torch
 
@@ -50,7 +57,7 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
     from seqgen.sampler import SamplingSettings, threads_for
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
-                            bars, seconds, primer, only_new, tempo, keep, rank)
+                            bars, seconds, primer, only_new, tempo, keep, rank, key, time_signature, loop)
     # This process is ours: the global count is ours to set, before loading (on a busy machine
     # even the load's checks run faster on the threads chosen).
     torch.set_num_threads(threads_for(num_samples))

@@ -13,14 +13,24 @@ from seqgen.cli.base import DEFAULTS, config_option, main
 from seqgen.config import CELLS, INITS, PRECISIONS
 
 d, m, t = DEFAULTS.data, DEFAULTS.model, DEFAULTS.train
-TRAIN_OPTIONS = [
-    config_option(d, "corpus", "Corpus name (see `seqgen corpus list`) or a .txt/MIDI file or folder."),
+#: How documents become tokens; ``seqgen corpus info`` and ``export`` take them too, so they show
+#: the corpus through the codec a run with the same flags fits.
+CODEC_OPTIONS = [
     config_option(d, "tokenizer", "char | bpe | unigram (text); grid | performance (music). Empty: char for text, grid for music."),
     config_option(d, "vocab_size", "Vocabulary size for bpe/unigram."),
-    config_option(d, "val_frac", "Fraction of the corpus (its end, before test) used for validation."),
-    config_option(d, "test_frac", "Fraction of the corpus (its very end) held out for testing."),
-    config_option(d, "encoding", "Text encoding of .txt corpora."),
     config_option(d, "transpose", "Music: also train on each piece moved up to N semitones down/up (0: off)."),
+    config_option(d, "grid_steps", "Grid codec: steps per quarter note, a multiple of 4 up to 120 "
+                  "(12: 16ths and triplets; 24: also 32nds; 60: also quintuplets)."),
+    config_option(d, "max_duration", "Grid codec: longest note in quarter notes (longer ones are cut)."),
+    config_option(d, "max_shift", "Performance codec: longest time-shift token in seconds."),
+]
+TRAIN_OPTIONS = [
+    config_option(d, "corpus", "Corpus name (see `seqgen corpus list`) or a .txt/MIDI file or folder."),
+    config_option(d, "val_frac", "Fraction for validation: text, its end before test; music, that share of the "
+                  "pieces of each collection (seeded shuffle)."),
+    config_option(d, "test_frac", "Fraction held out for testing: text, its very end; music, as for val."),
+    config_option(d, "encoding", "Text encoding of .txt corpora."),
+    *CODEC_OPTIONS,
     config_option(m, "cell", "Recurrent cell (peephole is a custom cell, several times slower to train).",
             type=click.Choice(CELLS)),
     config_option(m, "layers", "Stacked recurrent layers."),

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from seqgen.errors import SeqgenError
-from seqgen.music.score import Note, Piece, Track
+from seqgen.music.score import Note, Piece, Track, retime
+from seqgen.music.theory import beat_count
 from seqgen.tokenizer import Tokenizer
 
 #: 32 velocity levels (MidiTok's and Performance RNN's count); multiples of 4 so the usual DAW
@@ -74,6 +75,17 @@ def _median(counts: Counter[int]) -> int:
     return 60
 
 
+def _most_at_once(notes: Sequence[Note]) -> int:
+    """Most notes of ``notes`` sounding at one time (a note ending where another starts does not
+    overlap it), on a 1/96-quarter grid so float noise in a score's offsets is not an overlap."""
+    events = sorted([(round(n.start * 96), 1) for n in notes] + [(round(n.end * 96), -1) for n in notes])
+    most = sounding = 0
+    for _, change in events:
+        sounding += change
+        most = max(most, sounding)
+    return most
+
+
 class TrackTable:
     """The tracks of the training corpus, by slot: names, GM programs and drum flags.
 
@@ -84,7 +96,10 @@ class TrackTable:
     slots of its kind; a pitched track never lands in a drum slot nor a drum track in a pitched
     one, unless the table has no slot of that kind. Decoded tracks get the slot's name and
     program back. Fitted tables also note each pitched slot's median pitch (``"pitch"``), which
-    :meth:`voices` uses to spread a seed chord over the voices by register.
+    :meth:`voices` uses to spread a seed chord over the voices by register, and each slot's
+    lowest and highest pitch (``"low"``, ``"high"``) and most notes sounding at once
+    (``"polyphony"``; 1 for a chorale voice) in the training data, which :meth:`limits` gives the
+    grammar so a sample stays within what the corpus does.
     """
 
     def __init__(self, tracks: list[dict[str, Any]]) -> None:
@@ -104,11 +119,13 @@ class TrackTable:
         counts: Counter[tuple[str, int, bool]] = Counter()
         first: dict[tuple[str, int, bool], int] = {}
         pitches: dict[tuple[str, int, bool], Counter[int]] = defaultdict(Counter)
+        polyphony: Counter[tuple[str, int, bool]] = Counter()
         for piece in pieces:
             for track in piece.tracks:
                 key = (track.name, int(track.program), bool(track.is_drum))
                 counts[key] += 1
                 first.setdefault(key, len(first))
+                polyphony[key] = max(polyphony[key], _most_at_once(track.notes))
                 if not track.is_drum:
                     pitches[key].update(int(n.pitch) for n in track.notes)
         kept = sorted(counts, key=lambda k: (-counts[k], first[k]))[:max_tracks]
@@ -119,6 +136,9 @@ class TrackTable:
             entry: dict[str, Any] = {"name": name, "program": program, "is_drum": is_drum}
             if pitches[key]:
                 entry["pitch"] = _median(pitches[key])
+                entry["low"], entry["high"] = min(pitches[key]), max(pitches[key])
+            if polyphony[key]:
+                entry["polyphony"] = polyphony[key]
             tracks.append(entry)
         return cls(tracks)
 
@@ -141,6 +161,16 @@ class TrackTable:
         if same_kind:
             return same_kind[min(position, len(same_kind) - 1)]
         return min(position, len(self.tracks) - 1)  # no slot of this kind at all: share one
+
+    def limits(self, slot: int) -> tuple[int, int, int | None]:
+        """``(low, high, polyphony)`` of a slot as fitted: the pitch range and most notes at once
+        its training data holds. A table saved without them (or with values that are not whole
+        numbers in MIDI's range) bounds nothing: ``(0, 127, None)``."""
+        entry = self.tracks[slot]
+        low, high, most = entry.get("low"), entry.get("high"), entry.get("polyphony")
+        if not (type(low) is int and type(high) is int and 0 <= low <= high <= 127):
+            low, high = 0, 127
+        return low, high, most if type(most) is int and 1 <= most <= 128 else None
 
     def voices(self) -> list[int]:
         """Pitched slots from the highest voice to the lowest (all slots if none is pitched).
@@ -200,6 +230,9 @@ class MusicTokenizer(Tokenizer):
     SIZE_LIMITS: ClassVar[dict[str, int]] = {}
 
     domain = "music"
+    #: The header of decoded and seed pieces: codecs fit the corpus's commonest.
+    default_tempo: float = 120.0
+    default_meter: tuple[int, int] = (4, 4)
     #: Time axis the round trip is exact on ("quarters" or "seconds") and its tolerance.
     timebase = "quarters"
     tolerance = 1e-6
@@ -268,17 +301,27 @@ class MusicTokenizer(Tokenizer):
         return self.encode(self.seed_piece(tracks), end=False)
 
     def seed_piece(self, tracks: list[Track]) -> Piece:
-        """A piece with the corpus's usual header around ``tracks``."""
-        return Piece(tracks=tracks)
+        """A piece with the corpus's usual header (tempo, meter) around ``tracks``."""
+        return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
 
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
-                meter: Sequence[int] | None = None) -> Any:
+                meter: Sequence[int] | None = None, controls: Any = None, seconds: float = 0.0) -> Any:
         """A constraint for ``seqgen.sampler.generate`` that lets only well-formed tokens be drawn,
         following ``num_samples`` samples that continue ``start_ids`` (see ``seqgen.music.grammar``);
         with ``bars``, a sample is done once its music reaches ``bars`` bars after quarter
-        ``offset`` (in ``meter``, else the meter sampled there). None for a codec without one
-        (the performance codec, for now)."""
+        ``offset`` (in ``meter``, else the meter sampled there), or ``seconds`` long where the
+        codec keeps time in seconds; ``controls`` (``seqgen.music.controls.Controls``) narrow it
+        to a key, meter and tempo. None for a codec without one."""
         return None
+
+    def with_tempo_of(self, piece: Piece, source: Piece) -> Piece:
+        """``piece`` (decoded by this codec) under ``source``'s tempo map, e.g. a primer's. A codec
+        timed in quarters keeps each note's quarters; one timed in seconds keeps its seconds
+        (:func:`~seqgen.music.score.retime`), so the music is neither sped up nor slowed down."""
+        if self.timebase == "seconds":
+            return retime(piece, source.tempo_qpm, source.tempo_changes)
+        piece.tempo_qpm, piece.tempo_changes = source.tempo_qpm, list(source.tempo_changes)
+        return piece
 
     def encode_primer(self, path: str | Path) -> list[int]:
         """A MIDI/MusicXML/ABC file's first piece as ids, without the end token (``--primer``)."""
@@ -301,9 +344,11 @@ class MusicTokenizer(Tokenizer):
         raise SeqgenError(f"primer file {path} could not be used ({'; '.join(reasons)})")
 
     def units(self, doc: Piece) -> dict[str, float]:
-        """Notes, beats (quarter notes) and seconds of the piece itself, the same for every codec,
-        so nats per note / beat / second compare across tokenizations."""
-        return {"notes": float(doc.n_notes), "beats": float(doc.end), "seconds": float(doc.seconds)}
+        """Notes, quarter notes, beats (of the time signature: a dotted quarter in 6/8) and seconds
+        of the piece itself, the same for every codec, so nats per note / quarter / beat / second
+        compare across tokenizations."""
+        return {"notes": float(doc.n_notes), "quarters": float(doc.end), "beats": beat_count(doc),
+                "seconds": float(doc.seconds)}
 
 
 def _note_rows(piece: Piece, timebase: str) -> dict[tuple[str, int], list[tuple[float, float]]]:

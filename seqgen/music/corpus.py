@@ -26,13 +26,14 @@ from seqgen.music.parsing import Source, parse_sources
 from seqgen.music.reader import is_music_file
 from seqgen.music.score import Piece
 from seqgen.music.score import transpose as transpose_piece
+from seqgen.music.splits import SPLIT_VERSION, collection_of, split_by_collection
 from seqgen.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
 #: Bump when parsing changes what a Piece holds, so stale caches (ours and the token arrays keyed
 #: by our fingerprint) are rebuilt. Independent of any codec.
-ADAPTER_VERSION = 3  # 2: repeats expanded, Piece.bars and Piece.issues; 3: sustain pedal applied to MIDI
+ADAPTER_VERSION = 4  # 2: repeats expanded, Piece.bars and Piece.issues; 3: sustain pedal applied to MIDI; 4: ABC fermata notes kept
 CACHE_FORMAT = 1
 #: Folder names that mark a corpus laid out in its own splits.
 SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
@@ -41,30 +42,9 @@ DESCRIBE_FRACS = (0.05, 0.05)
 MAX_WARNINGS = 50
 
 
-def split_in_order(items: list[Any], val_frac: float, test_frac: float) -> Splits:
-    """Whole items in order: train first, then the last ``val_frac`` share for validation and
-    the last ``test_frac`` share for test; at least one item each when the share is positive
-    and there are three or more items, and never an empty train split."""
-    n = len(items)
-
-    def count(frac: float) -> int:
-        if frac <= 0 or n == 0:
-            return 0
-        k = round(n * frac)
-        return max(1, k) if n >= 3 else k
-
-    n_val, n_test = count(val_frac), count(test_frac)
-    while n_val + n_test >= n and (n_val or n_test):
-        if n_val >= n_test and n_val:
-            n_val -= 1
-        else:
-            n_test -= 1
-    cut = n - n_val - n_test
-    return {"train": items[:cut], "val": items[cut:n - n_test], "test": items[n - n_test:]}
-
-
 class MusicCorpus(Corpus):
-    """Pieces parsed from a list of files, cached, split in order (or by split folders)."""
+    """Pieces parsed from a list of files, cached, split by a seeded shuffle within each
+    collection (or by split folders)."""
 
     domain = "music"
 
@@ -79,11 +59,12 @@ class MusicCorpus(Corpus):
         self._fingerprint = fingerprint
         self.source_text = source_text
         self.given_splits = given_splits
-        self._entries: list[tuple[str | None, Piece]] | None = None
+        self._entries: list[tuple[str, str | None, Piece]] | None = None  # (label, split, piece)
         self.skipped: list[tuple[str, str]] = []
 
     def fingerprint(self) -> str:
-        return self._fingerprint
+        """The parse cache's key plus the split rule's version: token arrays depend on both."""
+        return f"{self._fingerprint}-split{SPLIT_VERSION}"
 
     @property
     def sources(self) -> list[Source]:
@@ -96,7 +77,7 @@ class MusicCorpus(Corpus):
         return cache_dir() / "music" / self.name / f"{self._fingerprint}.json"
 
     # -- loading ---------------------------------------------------------------------------
-    def _load(self) -> list[tuple[str | None, Piece]]:
+    def _load(self) -> list[tuple[str, str | None, Piece]]:
         if self._entries is not None:
             return self._entries
         data = self._read_cache()
@@ -124,7 +105,7 @@ class MusicCorpus(Corpus):
                 "unreadable, empty or without notes"
             )
         convert = self.transform or (lambda piece: piece)
-        self._entries = [(e["split"], convert(Piece.from_dict(e["piece"]))) for e in data["entries"]]
+        self._entries = [(e["label"], e["split"], convert(Piece.from_dict(e["piece"]))) for e in data["entries"]]
         if issues := self.issue_text():
             log.info("%s: pieces kept despite %s", self.name, issues)
         return self._entries
@@ -132,7 +113,7 @@ class MusicCorpus(Corpus):
     def issue_text(self) -> str:
         """How many pieces carry each kind of reader issue, e.g. ``"short bars 20"``. They are
         kept: bars come from the score's own bar starts, so a short bar misplaces nothing."""
-        counts = Counter(issue.split(":")[0] for _, p in self._load() for issue in p.issues)
+        counts = Counter(issue.split(":")[0] for _, _, p in self._load() for issue in p.issues)
         return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
 
     def _read_cache(self) -> dict[str, Any] | None:
@@ -152,15 +133,16 @@ class MusicCorpus(Corpus):
     # -- Corpus interface --------------------------------------------------------------------
     def pieces(self) -> list[Piece]:
         """All pieces in corpus order."""
-        return [p for _, p in self._load()]
+        return [p for _, _, p in self._load()]
 
     def splits(self, val_frac: float, test_frac: float) -> Splits:
-        """Whole pieces in order (no piece in two splits). Split folders, when the corpus has
-        them, are used as given and the fractions ignored."""
+        """Whole pieces, dealt by a seeded shuffle within each collection (top folder), so each
+        collection is in val and test (:mod:`seqgen.music.splits`). Split folders, when the
+        corpus has them, are used as given and the fractions ignored."""
         entries = self._load()
         if self.given_splits:
-            return {s: [p for split, p in entries if split == s] for s in ("train", "val", "test")}
-        return split_in_order([p for _, p in entries], val_frac, test_frac)
+            return {s: [p for _, split, p in entries if split == s] for s in ("train", "val", "test")}
+        return split_by_collection([label for label, _, _ in entries], [p for _, _, p in entries], val_frac, test_frac)
 
     def augment(self, train_docs: list[Any], transpose: int) -> list[Any]:
         """Each train piece in every shift from ``-transpose + 1`` to ``+transpose`` semitones
@@ -177,7 +159,9 @@ class MusicCorpus(Corpus):
         if self.given_splits:
             split_text = "as given by folders"
         else:
-            split_text = "val {:.0%}, test {:.0%} of pieces, in order".format(*DESCRIBE_FRACS)
+            collections = len({collection_of(label) for label, _, _ in self._load()})
+            split_text = "val {:.0%}, test {:.0%} of the pieces of each of {} collection(s), seeded shuffle".format(
+                *DESCRIBE_FRACS, collections)
         return {
             "name": self.name,
             "domain": self.domain,
@@ -186,9 +170,12 @@ class MusicCorpus(Corpus):
             "tracks": sum(len(p.tracks) for p in pieces),
             "notes": sum(p.n_notes for p in pieces),
             "quarters": round(sum(p.end for p in pieces), 1),
+            "bars": sum(p.n_bars for p in pieces),
             "seconds": round(sum(p.seconds for p in pieces), 1),
+            "hours": round(sum(p.seconds for p in pieces) / 3600, 2),
             "track names": ", ".join(f"{n} ({c})" for n, c in names.most_common(6)),
             "skipped files": len(self.skipped),
+            "skipped": [list(x) for x in self.skipped],  # (file or work, why)
             "kept with issues": self.issue_text() or "none",
             "splits": ", ".join(f"{s} {len(sizes[s])}" for s in ("train", "val", "test")) + f" pieces ({split_text})",
             "cache": str(self.cache_path),

@@ -17,16 +17,26 @@ With ``bars``, ``End`` is masked, no onset may fall at or after the end of the r
 (counted from ``offset``, in the meter in force there, the point where ``sample_music`` cuts the
 piece), and a sample is ``done`` once a note sounds across that line: the piece is then exactly
 that long.
+
+``Controls`` (``seqgen.music.controls``) narrow it: a requested meter is the header's and no bar
+changes it; the header's tempo is the one nearest the requested tempo (else the corpus's usual
+one, ``GridTokenizer.default_tempo``) and with a requested tempo no change follows; and
+``PitchRules`` keep each track's new notes in the key, in the track's fitted range and within its
+fitted polyphony (a track never starts a note while it sounds as many as it may; a ``Pos`` is
+drawn only where some track may start one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+from seqgen.errors import SeqgenError
+from seqgen.music.controls import Controls, PitchRules
 
 if TYPE_CHECKING:
     from seqgen.music.grid import GridTokenizer
@@ -51,13 +61,15 @@ class _State:
     pitch: int | None = None
     end_step: int | None = None  # with bars: where the requested bars end
     reached: bool = False  # with bars: a note sounds across end_step
+    ends: dict[int, list[int]] = field(default_factory=dict)  # track -> end steps of notes sounding
 
 
 class GridGrammar:
     """Per-sample state of the grid grammar, with ``allowed``/``advance`` for the sampler."""
 
     def __init__(self, codec: GridTokenizer, start_ids: Sequence[int], num_samples: int = 1,
-                 bars: float = 0.0, offset: float = 0.0, meter: Sequence[int] | None = None) -> None:
+                 bars: float = 0.0, offset: float = 0.0, meter: Sequence[int] | None = None,
+                 controls: Controls | None = None, tempo: int | None = None) -> None:
         self.codec = codec
         self.vocab = len(codec.names)
         self.first = {k: codec.kinds.index(k) for k in set(codec.kinds)}
@@ -65,6 +77,15 @@ class GridGrammar:
         self.bars = float(bars)
         self.offset_steps = round(offset * codec.steps)
         self.meter_hint = tuple(meter) if meter else None  # type: ignore[assignment]
+        controls = controls or Controls()
+        self.meter = controls.meter
+        if self.meter is not None and (TIMESIG, self.meter) not in codec.id:
+            known = ", ".join(f"{n}/{d}" for n, d in codec.meters)
+            raise SeqgenError(f"this model knows no {self.meter[0]}/{self.meter[1]} bars; its meters are {known}")
+        self.tempo = codec.id[(TEMPO, tempo or codec.default_tempo)]  # the header's: a tempo token's value
+        self.tempo_changes = controls.tempo is None
+        self.rules = PitchRules(codec.tracks, controls.key)
+        self.playable = [slot for slot in range(self.count.get(TRACK, 0)) if self.rules.playable(slot)]
         state = _State(meter=codec.default_meter)
         for token in start_ids:
             self._advance(state, int(token))
@@ -79,19 +100,23 @@ class GridGrammar:
         if phase == START:
             self._allow(mask, PIECE)
         elif phase == HEAD_PIECE:
-            self._allow(mask, TIMESIG)
+            if self.meter is None:
+                self._allow(mask, TIMESIG)
+            else:
+                mask[self.codec.id[(TIMESIG, self.meter)]] = True
         elif phase == HEAD_SIG:
-            self._allow(mask, TEMPO)
+            mask[self.tempo] = True
         elif phase == HEAD:
             self._allow(mask, BAR)
             self._allow_end(mask, s)
         elif phase in (BAR_OPEN, BAR_SIG):
-            if phase == BAR_OPEN:
+            if phase == BAR_OPEN and self.meter is None:
                 self._allow(mask, TIMESIG, but=(TIMESIG, s.meter))
             self._allow_pos(mask, s, 0)
             self._allow_bar(mask, s)
         elif phase == AT_POS:
-            self._allow(mask, TEMPO)
+            if self.tempo_changes:
+                self._allow(mask, TEMPO)
             self._allow_note(mask, s)
             if s.pos > 0:
                 self._allow_bar(mask, s)  # a short bar
@@ -101,7 +126,7 @@ class GridGrammar:
             self._allow_bar(mask, s)
             self._allow_end(mask, s)
         elif phase == AT_TRACK:
-            self._allow(mask, PITCH)
+            self._allow_pitch(mask, s)
         elif phase == AT_PITCH:
             self._allow(mask, VEL, but=(VEL, s.velocity))
             if s.velocity is not None:
@@ -132,6 +157,8 @@ class GridGrammar:
 
     def _allow_pos(self, mask: Tensor, s: _State, lo: int) -> None:
         hi = min(self.codec._bar_steps_of(s.meter) or 0, self.count.get(POS, 0))
+        free = min((self.rules.free_from(t, s.ends.get(t, [])) for t in self.playable), default=0)
+        lo = max(lo, free - s.bar_start)  # type: ignore[operator]  # a Pos only where a note may start
         if self._limited(s):  # with bars: no onset at or past their end until a note reaches it
             hi = min(hi, s.end_step - s.bar_start)  # type: ignore[operator]
         if lo < hi:
@@ -151,9 +178,20 @@ class GridGrammar:
                 and s.bar_start < s.end_step)
 
     def _allow_note(self, mask: Tensor, s: _State) -> None:
-        self._allow(mask, TRACK, but=(TRACK, s.track))
-        if s.track is not None:
-            self._allow(mask, PITCH)
+        """A note at the position in hand: a change to a track free to start one, or a pitch of
+        the track in force if it is free."""
+        onset = (s.bar_start or 0) + max(s.pos, 0)
+        first = self.first.get(TRACK, 0)
+        for slot in self.playable:
+            if self.rules.free_from(slot, s.ends.get(slot, [])) <= onset:
+                if slot == s.track:
+                    self._allow_pitch(mask, s)
+                else:
+                    mask[first + slot] = True
+
+    def _allow_pitch(self, mask: Tensor, s: _State) -> None:
+        first = self.first[PITCH]
+        mask[first: first + 128] = self.rules.pitches[s.track]  # type: ignore[index]
 
     def _allow_end(self, mask: Tensor, s: _State) -> None:
         if not self.bars or self._reached(s):
@@ -209,6 +247,8 @@ class GridGrammar:
                 onset = (s.bar_start or 0) + max(s.pos, 0)
                 if s.end_step is not None and onset < s.end_step <= onset + value:
                     s.reached = True
+                if s.track is not None:  # what still sounds from here on, for the polyphony rule
+                    s.ends[s.track] = [e for e in s.ends.get(s.track, []) if e > onset] + [onset + value]
                 s.pitch = None
             s.phase = AT_DUR
 
@@ -232,4 +272,4 @@ class GridGrammar:
 
 
 def _copy(s: _State) -> _State:
-    return _State(**vars(s))
+    return _State(**{**vars(s), "ends": {t: list(e) for t, e in s.ends.items()}})

@@ -28,8 +28,9 @@ from seqgen.music.codecs import (
     TrackTable,
     nearest_velocity,
 )
+from seqgen.music.controls import Controls
 from seqgen.music.grammar import BAR, DUR, END, PIECE, PITCH, POS, TEMPO, TIMESIG, TRACK, VEL, GridGrammar
-from seqgen.music.score import Note, Piece, Track
+from seqgen.music.score import Note, Piece
 from seqgen.tokenizer import register
 
 #: Tempo levels: Maelzel's metronome marks, the tempi scores are written in.
@@ -52,9 +53,11 @@ class GridTokenizer(MusicTokenizer):
     """Bar / Position / Track / Pitch / Velocity / Duration events on a beat grid."""
 
     kind = "grid"
+    fit_options = ("steps_per_quarter", "max_duration")
 
-    #: 96 steps a quarter resolve any tuplet a score writes; 64 quarters is longer than any note.
-    SIZE_LIMITS = {"steps_per_quarter": 96, "max_duration_steps": 96 * 64}
+    #: 120 steps a quarter (8 * 3 * 5) hold 32nd notes, triplets and quintuplets at once; 64
+    #: quarters is longer than any note. ``seqgen.config`` allows the same.
+    SIZE_LIMITS = {"steps_per_quarter": 120, "max_duration_steps": 120 * 64}
 
     def __init__(self, steps_per_quarter: int = 12, max_duration_steps: int = 192,
                  tracks: list[dict[str, Any]] | None = None, time_signatures: Sequence[Sequence[int]] = ((4, 4),),
@@ -96,8 +99,8 @@ class GridTokenizer(MusicTokenizer):
     # -- building --------------------------------------------------------------------------
     @classmethod
     def fit(cls, train_docs: Sequence[Piece], **options: Any) -> GridTokenizer:
-        """Options: ``steps_per_quarter`` (12; 24 makes 32nd notes exact), ``max_duration`` in
-        quarters (16), ``max_tracks`` (64); others are ignored."""
+        """Options: ``steps_per_quarter`` (12; 24 makes 32nd notes exact, 60 quintuplets),
+        ``max_duration`` in quarters (16), ``max_tracks`` (64); others are ignored."""
         steps = int(options.get("steps_per_quarter") or 12)
         max_quarters = float(options.get("max_duration") or 16)
         meters: Counter[tuple[int, int]] = Counter()
@@ -131,12 +134,13 @@ class GridTokenizer(MusicTokenizer):
             "default_velocity": self.default_velocity,
         }
 
-    def seed_piece(self, tracks: list[Track]) -> Piece:
-        return Piece(tracks=tracks, tempo_qpm=self.default_tempo, time_signature=self.default_meter)
-
     def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
-                meter: Sequence[int] | None = None) -> GridGrammar:
-        return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter)
+                meter: Sequence[int] | None = None, controls: Controls | None = None,
+                seconds: float = 0.0) -> GridGrammar:
+        """See ``seqgen.music.grammar``; ``seconds`` are counted by ``sample_music``, not here."""
+        tempo = nearest_tempo(controls.tempo) if controls and controls.tempo else None
+        return GridGrammar(self, start_ids, num_samples, bars=bars, offset=offset, meter=meter, controls=controls,
+                           tempo=tempo)
 
     # -- encoding --------------------------------------------------------------------------
     def _meter(self, meter: Sequence[int]) -> tuple[int, int] | None:

@@ -8,6 +8,8 @@ the front so that it starts on its beat, and the measures' own starts become ``P
 
 from __future__ import annotations
 
+import re
+
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -176,17 +178,33 @@ def piece_from_music21(score: Any, title: str = "", expand_repeats: bool = True)
     )
 
 
+#: ABC's one-letter fermata before a note (``HA2``), outside any quoted text. music21's tokenizer
+#: skips every note token that starts with ``H`` (meant for stray ``Hx``/``Hy`` marks), so the
+#: note itself is lost and its bar comes out short (O'Neill's tunes 53 and 58).
+_FERMATA = re.compile(r"(?<![A-Za-z!])H(?=[~.]*[\^_=]*[A-Ga-g])")
+
+
+def spell_fermatas(text: str) -> str:
+    """ABC text with each ``H`` fermata before a note written ``!fermata!``, which music21 reads
+    without dropping the note. Header fields (``H:`` is "history"), comments and quoted chord
+    names or annotations are left alone."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        if re.match(r"\s*(%|[A-Za-z]:)", line):
+            out.append(line)
+            continue
+        parts = line.split('"')
+        parts[::2] = [_FERMATA.sub("!fermata!", part) for part in parts[::2]]
+        out.append('"'.join(parts))
+    return "".join(out)
+
+
 def _abc_tunes(path: Path) -> list[tuple[str, Any]]:
     """Every tune of an ABC file as ``(label, score)``; one bad tune does not lose the others."""
     from music21 import abcFormat
     from music21.abcFormat import translate
 
-    af = abcFormat.ABCFile()
-    af.open(path)
-    try:
-        handler = af.read()
-    finally:
-        af.close()
+    handler = abcFormat.ABCFile().readstr(spell_fermatas(path.read_text(encoding="utf-8")))
     if not handler.definesReferenceNumbers():
         return [(path.stem, translate.abcToStreamScore(handler))]
     tunes: list[tuple[str, Any]] = []

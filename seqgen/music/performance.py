@@ -6,8 +6,10 @@ note events belong to (multi-instrument files), and ``Piece`` / ``End`` delimit 
 
     Piece Track_0 Vel_80 NoteOn_60 NoteOn_64 Shift_500 NoteOff_60 NoteOff_64 ...
 
-Time is absolute (seconds), not beats, so rubato and micro-timing survive but metre does not:
-a decoded piece is written at 120 quarter notes per minute (one beat = 0.5 s) in 4/4.
+Time is absolute (seconds), not beats, so rubato and micro-timing survive but metre is not in
+the tokens: a decoded piece is written in the corpus's usual tempo and time signature (the
+commonest of the train pieces, kept in the codec's state), and a continuation takes its
+primer's (:meth:`~seqgen.music.codecs.MusicTokenizer.with_tempo_of` keeps the seconds).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from seqgen.music.codecs import (
     TrackTable,
     nearest_velocity,
 )
+from seqgen.music.controls import Controls
+from seqgen.music.event_grammar import PerformanceGrammar
 from seqgen.music.score import Note, Piece
 from seqgen.tokenizer import register
 
 PIECE, END, TRACK, ON, OFF, SHIFT, VEL = range(7)
-#: Quarter notes per second of decoded pieces (120 qpm).
-DECODE_QPS = 2.0
 #: Longest note a decoded piece holds, in seconds (Magenta's ``MAX_NOTE_DURATION_SECONDS``): a
 #: generated NoteOn whose NoteOff never comes would otherwise ring to the end of the piece.
 MAX_NOTE_SECONDS = 5.0
@@ -40,13 +42,20 @@ class PerformanceTokenizer(MusicTokenizer):
 
     kind = "performance"
     timebase = "seconds"
+    fit_options = ("max_shift",)
+    version = 2  # 2: the corpus's usual tempo and meter in the state
+
 
     #: Millisecond steps at most, and shifts of at most 10 s.
     SIZE_LIMITS = {"steps_per_second": 1000, "max_shift_steps": 10_000}
 
     def __init__(self, steps_per_second: int = 100, max_shift_steps: int = 100,
-                 tracks: list[dict[str, Any]] | None = None, default_velocity: int = 80) -> None:
+                 tracks: list[dict[str, Any]] | None = None, default_velocity: int = 80,
+                 default_tempo: float = 120.0, default_time_signature: Sequence[int] = (4, 4)) -> None:
         self.rate = int(steps_per_second)
+        self.default_tempo = float(default_tempo) if 20 <= float(default_tempo) <= 300 else 120.0
+        meter = tuple(int(x) for x in default_time_signature)
+        self.default_meter = meter if len(meter) == 2 and min(meter) >= 1 else (4, 4)
         self.max_shift = int(max_shift_steps)
         self.tolerance = 0.5 / self.rate + 1e-9
         table = TrackTable(tracks or [])
@@ -65,15 +74,20 @@ class PerformanceTokenizer(MusicTokenizer):
     @classmethod
     def fit(cls, train_docs: Sequence[Piece], **options: Any) -> PerformanceTokenizer:
         """Options: ``steps_per_second`` (100), ``max_shift`` in seconds (1.0), ``max_tracks``
-        (64); others are ignored."""
+        (64); others are ignored. The commonest tempo (to a tenth of a qpm) and time signature of
+        the pieces become those of decoded pieces."""
         rate = int(options.get("steps_per_second") or 100)
         max_shift = float(options.get("max_shift") or 1.0)
         velocities = Counter(nearest_velocity(n.velocity) for p in train_docs for t in p.tracks for n in t.notes)
+        tempi = Counter(round(p.tempo_qpm, 1) for p in train_docs)
+        meters = Counter(tuple(p.time_signature) for p in train_docs)
         return cls(
             steps_per_second=rate,
             max_shift_steps=max(1, round(max_shift * rate)),
             tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS)).tracks,
             default_velocity=velocities.most_common(1)[0][0] if velocities else 80,
+            default_tempo=tempi.most_common(1)[0][0] if tempi else 120.0,
+            default_time_signature=meters.most_common(1)[0][0] if meters else (4, 4),
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -83,7 +97,16 @@ class PerformanceTokenizer(MusicTokenizer):
             "max_shift_steps": self.max_shift,
             "tracks": [dict(t) for t in self.tracks.tracks],
             "default_velocity": self.default_velocity,
+            "default_tempo": self.default_tempo,
+            "default_time_signature": list(self.default_meter),
         }
+
+    def grammar(self, start_ids: Sequence[int], num_samples: int = 1, bars: float = 0.0, offset: float = 0.0,
+                meter: Sequence[int] | None = None, controls: Controls | None = None,
+                seconds: float = 0.0) -> PerformanceGrammar:
+        """See ``seqgen.music.event_grammar``: time is in seconds here, so ``bars``, ``offset`` and
+        ``meter`` do not apply; ``seconds`` count from where ``start_ids`` end."""
+        return PerformanceGrammar(self, start_ids, num_samples, seconds=seconds, controls=controls)
 
     # -- encoding --------------------------------------------------------------------------
     def _note_events(self, doc: Piece) -> list[tuple[int, int, int, int, int]]:
@@ -139,7 +162,7 @@ class PerformanceTokenizer(MusicTokenizer):
 
     # -- decoding --------------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> Piece:
-        """Any ids -> a Piece at 120 qpm. Reads one piece (stops at ``End`` or a ``Piece`` after
+        """Any ids -> a Piece in the corpus's usual tempo and meter. Reads one piece (stops at ``End`` or a ``Piece`` after
         content). A NoteOn of a sounding pitch ends it first; a NoteOff of a silent pitch and ids
         outside the vocabulary are skipped; zero-length notes are dropped; notes still sounding
         at the end are closed there. No note lasts longer than ``MAX_NOTE_SECONDS``."""
@@ -147,7 +170,7 @@ class PerformanceTokenizer(MusicTokenizer):
         now, track, velocity, started = 0, 0, self.default_velocity, False
         sounding: dict[tuple[int, int], tuple[int, int]] = {}
         notes: dict[int, list[Note]] = defaultdict(list)
-        scale = DECODE_QPS / self.rate
+        scale = self.default_tempo / 60 / self.rate  # quarters per step
         longest = max(1, round(MAX_NOTE_SECONDS * self.rate))  # in steps
 
         def close(key: tuple[int, int]) -> None:
@@ -179,4 +202,5 @@ class PerformanceTokenizer(MusicTokenizer):
                 close((track, value))
         for key in list(sounding):
             close(key)
-        return Piece(tracks=self.tracks.make_tracks(notes), tempo_qpm=60 * DECODE_QPS, time_signature=(4, 4))
+        return Piece(tracks=self.tracks.make_tracks(notes), tempo_qpm=self.default_tempo,
+                     time_signature=self.default_meter)  # type: ignore[arg-type]

@@ -75,6 +75,11 @@ class Piece:
         return max((n.end for t in self.tracks for n in t.notes), default=0.0)
 
     @property
+    def n_bars(self) -> int:
+        """Bars up to the last note: the score's own bars where it has them, else the meter's."""
+        return sum(1 for q in (self.bars or bar_lines(self)) if q < self.end - 1e-9)
+
+    @property
     def seconds(self) -> float:
         """Length in seconds under the piece's tempo map."""
         return self.seconds_at(self.end)
@@ -101,6 +106,18 @@ class Piece:
         def convert(quarter: float) -> float:
             i = max(0, bisect.bisect_right(starts, quarter) - 1)
             return elapsed[i] + (quarter - starts[i]) * 60.0 / tempo_map[i][1]
+
+        return convert
+
+    def to_quarters(self) -> Callable[[float], float]:
+        """The inverse of :meth:`to_seconds`: a seconds -> quarters function for this tempo map."""
+        tempo_map = self.tempo_map()
+        to_seconds = self.to_seconds()
+        elapsed = [to_seconds(q) for q, _ in tempo_map]
+
+        def convert(seconds: float) -> float:
+            i = max(0, bisect.bisect_right(elapsed, seconds) - 1)
+            return tempo_map[i][0] + (seconds - elapsed[i]) * tempo_map[i][1] / 60.0
 
         return convert
 
@@ -157,6 +174,36 @@ class Piece:
             bars=list(data.get("bars", [])),  # caches written before bars were read have none
             issues=list(data.get("issues", [])),
         )
+
+
+def bar_lines(piece: Piece) -> list[float]:
+    """Quarter positions of the meter's bar lines up to the end of the piece, following meter
+    changes (a score's own bars, which may be short or long, are ``Piece.bars``)."""
+    lines, q, end = [], 0.0, piece.end
+    while q <= end and len(lines) < 100_000:
+        lines.append(q)
+        num, den = piece.meter_at(q)
+        q += max(num * 4 / den, 0.25)
+    return lines
+
+
+def retime(piece: Piece, tempo_qpm: float, tempo_changes: list[tuple[float, float]]) -> Piece:
+    """The same sounding music under another tempo map: each note keeps its time in seconds and
+    gets the quarters that time falls on under ``tempo_qpm`` and ``tempo_changes``. For music
+    timed in seconds (the performance codec), where a new tempo must not speed it up or slow it
+    down. The piece's own bar starts are dropped (they were in the old quarters)."""
+    seconds = piece.to_seconds()
+    quarters = Piece(tempo_qpm=tempo_qpm, tempo_changes=list(tempo_changes)).to_quarters()
+    tracks = []
+    for t in piece.tracks:
+        notes = []
+        for n in t.notes:
+            start = quarters(seconds(n.start))
+            notes.append(Note(n.pitch, start, quarters(seconds(n.end)) - start, n.velocity))
+        tracks.append(Track(t.name, t.program, t.is_drum, notes))
+    return Piece(tracks=tracks, tempo_qpm=tempo_qpm, time_signature=piece.time_signature, key=piece.key,
+                 title=piece.title, tempo_changes=list(tempo_changes),
+                 time_signature_changes=list(piece.time_signature_changes), issues=list(piece.issues))
 
 
 def transpose(piece: Piece, semitones: int) -> Piece:

@@ -2,9 +2,9 @@
 
 Loss says how well a model predicts; these say whether what it writes looks like the corpus:
 range, pitch-class use, density, polyphony, rhythm regularity and how much stays in key. Drum
-tracks are left out of the pitch statistics, as in MusPy. Compare a sample's values with the
-same statistics of training pieces (``summary`` of both, ``histogram_distance`` of their
-pitch-class histograms).
+tracks are left out of the pitch statistics, as in MusPy. ``summary`` adds the music-theory
+checks of ``seqgen.music.theory`` (chords, parallels, voices), and ``compare`` sets samples
+beside pieces of the corpus like for like: the same length, each in its own key.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from seqgen.music.score import Piece
+from seqgen.music.theory import VoiceProfile, bar_starts, cut, theory_summary
 
 #: Krumhansl-Kessler key profiles (probe-tone ratings), C major and C minor.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)
 MINOR_SCALE = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)  # natural minor
+MINOR_KEY = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1], bool)  # natural, harmonic and melodic minor
 PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 STEPS = 12  # time steps per quarter note for the piano roll
 
@@ -114,7 +116,7 @@ def empty_beat_rate(piece: Piece) -> float:
     return float(1 - busy.mean())
 
 
-def notes_per_beat(piece: Piece) -> float:
+def notes_per_quarter(piece: Piece) -> float:
     """Notes per quarter note: density, comparable across tempi."""
     return piece.n_notes / piece.end if piece.end else 0.0
 
@@ -135,11 +137,14 @@ def groove_consistency(piece: Piece, steps_per_quarter: int = STEPS) -> float:
     return float(1 - (patterns[1:] != patterns[:-1]).sum() / (bar * (len(patterns) - 1)))
 
 
-def pitch_in_scale_rate(piece: Piece, root: int, mode: str) -> float:
-    """Share of pitched notes in the major or (natural) minor scale on ``root`` (0 = C)."""
-    scale = np.roll(MAJOR_SCALE if mode == "major" else MINOR_SCALE, root % 12)
+def _share_in(piece: Piece, scale: np.ndarray) -> float:
     pitches = [p for p, _, _ in _pitched(piece)]
     return sum(bool(scale[p % 12]) for p in pitches) / len(pitches) if pitches else 0.0
+
+
+def pitch_in_scale_rate(piece: Piece, root: int, mode: str) -> float:
+    """Share of pitched notes in the major or (natural) minor scale on ``root`` (0 = C)."""
+    return _share_in(piece, np.roll(MAJOR_SCALE if mode == "major" else MINOR_SCALE, root % 12))
 
 
 def scale_consistency(piece: Piece) -> float:
@@ -161,28 +166,24 @@ def estimate_key(piece: Piece) -> tuple[int, str]:
     return best[1], best[2]
 
 
-def _key_of(piece: Piece) -> tuple[int, str]:
-    """The piece's own key when it states one (``"G major"``), else the estimated key."""
-    if piece.key:
-        tonic, _, mode = piece.key.partition(" ")
-        name = tonic[:1].upper() + tonic[1:].replace("-", "b")
-        enharmonic = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb",
-                      "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
-        name = enharmonic.get(name, name)
-        if name in PITCH_CLASSES and mode in ("major", "minor"):
-            return PITCH_CLASSES.index(name), mode
-    return estimate_key(piece)
-
-
 def in_key_rate(piece: Piece) -> float:
-    """Share of pitched notes in the scale of the piece's key (stated, else estimated)."""
-    root, mode = _key_of(piece)
-    return pitch_in_scale_rate(piece, root, mode)
+    """Share of pitched notes in the piece's key, estimated from its own notes (so a piece moved
+    to another key scores the same, and samples and corpus are judged alike). A minor key holds
+    its natural, harmonic and melodic forms: Bach's leading tones are in key."""
+    root, mode = estimate_key(piece)
+    return _share_in(piece, np.roll(MAJOR_SCALE if mode == "major" else MINOR_KEY, root))
 
 
-def summary(piece: Piece) -> dict[str, float | int | str]:
-    """All statistics of one piece, for printing after sampling or comparing with a corpus."""
-    root, mode = _key_of(piece)
+def tonic_histogram(piece: Piece) -> np.ndarray:
+    """The pitch-class histogram moved so the estimated tonic is at index 0 (C): pieces in
+    different keys compare by scale degree."""
+    return np.roll(pitch_class_histogram(piece), -estimate_key(piece)[0])
+
+
+def summary(piece: Piece, profile: VoiceProfile | None = None) -> dict[str, float | int | str | None]:
+    """All statistics of one piece, MusPy's and the theory checks against a corpus's voice
+    ``profile`` (see ``theory_summary``), for comparing samples with a corpus."""
+    root, mode = estimate_key(piece)
     return {
         "notes": piece.n_notes,
         "tracks": len(piece.tracks),
@@ -194,41 +195,52 @@ def summary(piece: Piece) -> dict[str, float | int | str]:
         "n_pitch_classes_used": n_pitch_classes_used(piece),
         "pitch_entropy": pitch_entropy(piece),
         "pitch_class_entropy": pitch_class_entropy(piece),
-        "notes_per_beat": notes_per_beat(piece),
+        "notes_per_quarter": notes_per_quarter(piece),
         "polyphony": polyphony(piece),
         "polyphony_rate": polyphony_rate(piece),
         "empty_beat_rate": empty_beat_rate(piece),
         "groove_consistency": groove_consistency(piece),
         "scale_consistency": scale_consistency(piece),
-        "in_key_rate": pitch_in_scale_rate(piece, root, mode),
+        "in_key_rate": in_key_rate(piece),
+        **theory_summary(piece, profile),
     }
 
 
-def mean_summary(pieces: Sequence[Piece]) -> dict[str, float]:
-    """Mean of each numeric statistic over several pieces (a corpus, or a batch of samples)."""
-    rows = [summary(p) for p in pieces]
-    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float))] if rows else []
-    return {k: float(np.mean([r[k] for r in rows])) for k in keys}
+def mean_summary(pieces: Sequence[Piece], profile: VoiceProfile | None = None) -> dict[str, float | None]:
+    """Mean of each numeric statistic over several pieces (a corpus, or a batch of samples),
+    over the pieces where it applies (None where it applies to none)."""
+    rows = [summary(p, profile) for p in pieces]
+    keys = list(dict.fromkeys(k for r in rows for k, v in r.items() if not isinstance(v, str)))
+    means: dict[str, float | None] = {}
+    for key in keys:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        means[key] = float(np.mean(values)) if values else None
+    return means
 
 
-def compare(samples: Sequence[Piece], reference: Sequence[Piece]) -> dict[str, dict[str, float]]:
+def compare(samples: Sequence[Piece], reference: Sequence[Piece], profile: VoiceProfile | None = None,
+            bars: float = 0.0) -> dict[str, dict[str, float | str | None]]:
     """Mean statistics of generated ``samples`` next to those of ``reference`` pieces (e.g. the
-    val split), plus the distance between their pooled pitch-class histograms and each side's
-    pitch range per track: how far the samples sit from the music they imitate."""
+    val split), like for like: with ``bars`` (the length asked of the samples) each reference is
+    cut to its first ``bars`` bars and ``reached_bars_rate`` says which pieces are that long;
+    key-dependent figures are taken relative to each piece's own key. Voices are judged against
+    ``profile`` (e.g. of the train split; default: the reference's). Also the distance between
+    the pooled scale-degree histograms and each side's pitch range per voice."""
+    profile = profile or VoiceProfile.of(reference)
+    if bars:
+        reference = [cut(p, bars) for p in reference]
+
     def pooled(pieces: Sequence[Piece]) -> np.ndarray:
-        total = sum((pitch_class_histogram(p) * p.n_notes for p in pieces), np.zeros(12))
+        total = sum((tonic_histogram(p) * p.n_notes for p in pieces), np.zeros(12))
         return total / total.sum() if total.sum() else total
 
-    def ranges(pieces: Sequence[Piece]) -> dict[str, float]:
-        lows: dict[str, list[int]] = {}
-        highs: dict[str, list[int]] = {}
-        for piece in pieces:
-            for name, (low, high) in pitch_range_per_track(piece).items():
-                lows.setdefault(name, []).append(low)
-                highs.setdefault(name, []).append(high)
-        return {f"range {name}": f"{min(lows[name])}-{max(highs[name])}" for name in lows}
+    def side(pieces: Sequence[Piece]) -> dict[str, float | str | None]:
+        out: dict[str, float | str | None] = {"pieces": len(pieces), **mean_summary(pieces, profile)}
+        if bars and pieces:
+            out["reached_bars_rate"] = sum(len(bar_starts(p)) >= bars for p in pieces) / len(pieces)
+        ranges = VoiceProfile.of(pieces).ranges
+        return {**out, **{f"range {name}": f"{low}-{high}" for name, (low, high) in ranges.items()}}
 
-    out = {"samples": {**mean_summary(samples), **ranges(samples)},
-           "reference": {**mean_summary(reference), **ranges(reference)}}
+    out = {"samples": side(samples), "reference": side(reference)}
     out["samples"]["pitch_class_distance"] = histogram_distance(pooled(samples), pooled(reference))
     return out

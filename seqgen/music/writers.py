@@ -19,7 +19,7 @@ import numpy as np
 from seqgen.atomic import atomic_path
 from seqgen.errors import SeqgenError
 from seqgen.music.midi_io import piece_to_midi
-from seqgen.music.score import Piece
+from seqgen.music.score import Piece, bar_lines
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SAMPLE_RATE = 22050
@@ -74,16 +74,6 @@ def write_wav(piece: Piece, path: Path) -> None:
             w.setsampwidth(2)
             w.setframerate(SAMPLE_RATE)
             w.writeframes(samples.astype("<i2").tobytes())
-
-
-def bar_lines(piece: Piece) -> list[float]:
-    """Quarter positions of the bar lines up to the end of the piece, following meter changes."""
-    lines, q, end = [], 0.0, piece.end
-    while q <= end and len(lines) < 100_000:
-        lines.append(q)
-        num, den = piece.meter_at(q)
-        q += max(num * 4 / den, 0.25)
-    return lines
 
 
 def write_png(piece: Piece, path: Path) -> None:

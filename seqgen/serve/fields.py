@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from seqgen.generate import DEFAULT_BARS, DEFAULT_LENGTH, SampleRequest
+from seqgen.generate import DEFAULT_BARS, DEFAULT_LENGTH, MAX_TEMPO, MIN_TEMPO, SampleRequest
 from seqgen.sampler import SamplingSettings
 from seqgen.serve.errors import ApiError
 
@@ -25,15 +25,18 @@ MAX_SAMPLES = 8
 MAX_SEED = 5000  # characters
 MAX_BARS, MAX_SECONDS = 64, 120
 
-#: field -> (type, low, high) of a generation request; for a string, high is its longest length.
+#: field -> (type, low, high) of a generation request; for a string, high is its longest length
+#: (a bool's bounds are unused).
 COMMON: dict[str, tuple[type, float, float]] = {
     "checkpoint": (str, 0, 200), "seed": (str, 0, MAX_SEED), "length": (int, 1, MAX_TOKENS),
     "temperature": (float, 0, 100), "top_k": (int, 0, 10**9), "top_p": (float, 0, 1),
     "num_samples": (int, 1, MAX_SAMPLES), "random_seed": (int, 0, 2**63 - 1),
     "keep": (int, 1, MAX_SAMPLES), "rank": (str, 0, 20)}  # rank's values are checked by SampleRequest
 TEXT_FIELDS = {**COMMON, "stop": (str, 0, 200)}
-MUSIC_FIELDS = {**COMMON, "bars": (float, 0, MAX_BARS), "seconds": (float, 0, MAX_SECONDS)}
-NULLABLE = {"random_seed", "keep", "rank"}  # null: the same as leaving the field out
+MUSIC_FIELDS = {**COMMON, "bars": (float, 0, MAX_BARS), "seconds": (float, 0, MAX_SECONDS),
+                "tempo": (float, MIN_TEMPO, MAX_TEMPO), "key": (str, 0, 40), "time_signature": (str, 0, 7),
+                "loop": (bool, 0, 1)}
+NULLABLE = {"random_seed", "keep", "rank", "tempo", "key", "time_signature"}  # null: the same as leaving the field out
 SETTINGS = ("temperature", "top_k", "top_p")  # the fields that make up SamplingSettings
 
 
@@ -76,6 +79,10 @@ def parse_fields(data: dict[str, Any], spec: dict[str, tuple[type, float, float]
         value = data[name]
         if value is None and name in NULLABLE:
             out[name] = None
+        elif kind is bool:
+            if not isinstance(value, bool):
+                raise ApiError(400, f"{name} must be true or false")
+            out[name] = value
         elif kind is str:
             if not isinstance(value, str):
                 raise ApiError(400, f"{name} must be a string")

@@ -102,6 +102,7 @@ class SentencePieceTokenizer(TextTokenizer):
     """A sentencepiece model; subclasses choose the algorithm (``model_type``)."""
 
     model_type: ClassVar[str]
+    fit_options = ("vocab_size",)
 
     def __init__(self, model: bytes) -> None:
         self.model = bytes(model)

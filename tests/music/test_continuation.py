@@ -142,3 +142,13 @@ def test_cli_continues_a_bach_chorale(tmp_path: Path) -> None:
     assert 3 * bar < new.end <= 4 * bar + 1e-9
     assert (new.key, new.time_signature, new.tempo_qpm) == (primer.key, primer.time_signature, 72.5)
     assert "bars" in out and f"key {primer.key}" in out and "72.5 qpm" in out
+
+    code, out = run("sample", "--checkpoint", "runs/c", "--key", "G minor", "--time-signature", "4/4", "--loop",
+                    "--bars", 2, "--num-samples", 2, "--tempo", 100, "--random-seed", 3, "--out", "loop.mid")
+    assert code == 0, out
+    for index in (1, 2):
+        loop = read_midi(Path(f"loop-{index}.mid"))
+        assert (loop.key, loop.time_signature, loop.tempo_qpm, loop.end) == ("G minor", (4, 4), 100.0, 8.0)
+        assert {n.pitch % 12 for t in loop.tracks for n in t.notes} <= {7, 9, 10, 0, 2, 3, 4, 5, 6}
+    code, out = run("sample", "--checkpoint", "runs/c", "--key", "Q major", "--out", "x.mid")
+    assert code == 1 and "not a key" in out and "Traceback" not in out

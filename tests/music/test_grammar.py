@@ -1,18 +1,24 @@
 """Constrained decoding for the grid codec: an untrained model at temperature 2 draws only tokens
-the encoder could have written, ``bars=N`` gives exactly N bars, and ``End`` ends sampling."""
+the encoder could have written, ``bars=N`` gives exactly N bars, and ``End`` ends sampling; the
+user's key, meter and tempo and each track's fitted range and polyphony hold."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import mido
 import pytest
 import torch
 
 from seqgen.config import ModelConfig
+from seqgen.errors import SeqgenError
 from seqgen.generate import SampleRequest, sample_music
+from seqgen.music.controls import Controls, parse_key, parse_meter
 from seqgen.model import LanguageModel
 from seqgen.music.grid import BAR, DUR, END, PIECE, PITCH, POS, TEMPO, TIMESIG, TRACK, VEL, GridTokenizer
 from seqgen.music.score import Note, Piece, Track
+from seqgen.music.writers import write_music
 from seqgen.sampler import SamplingSettings, generate
 
 #: One letter per token kind, and the sequence the encoder writes (GridTokenizer.encode): a
@@ -24,7 +30,7 @@ LETTER = {PIECE: "P", END: "E", BAR: "B", TIMESIG: "S", TEMPO: "T", POS: "O", TR
 NOTE = "K?NV?D"
 GROUP = f"O(?:T(?:{NOTE})*|(?:{NOTE})+)"
 SEQUENCE = re.compile(f"PST(?:BS?(?:{GROUP})*(?:O(?=B))?)*(?:(?<=[TD])E)?")
-PARTIAL_NOTE = re.compile("(?:K|KN|KNV|N|NV)$")  # a note cut off by the sampling budget
+PARTIAL_NOTE = re.compile("O?(?:K|KN|KNV|N|NV)?$")  # a position or note cut off by the sampling budget
 
 
 def pieces() -> list[Piece]:
@@ -141,3 +147,108 @@ def test_end_ends_sampling(codec: GridTokenizer, model: LanguageModel) -> None:
     finally:
         del codec.decode
     assert len(lengths) == samples and max(lengths) < 1000
+
+
+# -- controls: key, meter, tempo, and each track's range and polyphony ------------------------------
+
+def pitched(piece: Piece) -> list[int]:
+    return [n.pitch for t in piece.tracks if not t.is_drum for n in t.notes]
+
+
+def test_keys_parse_to_their_pitch_classes() -> None:
+    e_minor = parse_key("e minor")
+    assert e_minor.name == "E minor"
+    assert sorted(e_minor.pitch_classes) == [0, 1, 2, 3, 4, 6, 7, 9, 11]  # natural + raised 6th and 7th
+    assert sorted(parse_key("E natural minor").pitch_classes) == [0, 2, 4, 6, 7, 9, 11]
+    assert sorted(parse_key("Bb").pitch_classes) == [0, 2, 3, 5, 7, 9, 10] and parse_key("Bb").name == "Bb major"
+    assert parse_key("F# major").tonic == 6 and parse_meter("6/8") == (6, 8)
+    for bad in ("H minor", "E dorian", "minor"):
+        with pytest.raises(SeqgenError, match="not a key"):
+            SampleRequest(key=bad)
+    for bad in ("3/5", "3", "0/4"):
+        with pytest.raises(SeqgenError, match="not a time signature"):
+            SampleRequest(time_signature=bad)
+
+
+def test_key_masks_every_pitch_outside_it_and_is_the_key_signature(tmp_path: Path, codec: GridTokenizer,
+                                                                 model: LanguageModel) -> None:
+    from music21 import converter
+
+    hot = SamplingSettings(temperature=2.0)
+    free = sample_music(model, codec, SampleRequest(bars=8, num_samples=4, random_seed=1, settings=hot))
+    assert {p % 12 for piece in free for p in pitched(piece)} - parse_key("E minor").pitch_classes  # teeth
+    request = SampleRequest(bars=8, num_samples=4, random_seed=1, settings=hot, key="E minor")
+    for piece in sample_music(model, codec, request):
+        assert pitched(piece) and {p % 12 for p in pitched(piece)} <= parse_key("E minor").pitch_classes
+        assert piece.key == "E minor"
+    write_music(piece, tmp_path / "e.mid")
+    write_music(piece, tmp_path / "e.musicxml")
+    assert [m.key for t in mido.MidiFile(tmp_path / "e.mid").tracks for m in t if m.type == "key_signature"] == ["Em"]
+    signatures = converter.parse(tmp_path / "e.musicxml").recurse().getElementsByClass("KeySignature")
+    assert {k.sharps for k in signatures} == {1}
+
+
+def test_time_signature_sets_every_bar(tmp_path: Path, codec: GridTokenizer, model: LanguageModel) -> None:
+    from music21 import converter, stream
+
+    request = SampleRequest(bars=5, num_samples=3, random_seed=4, time_signature="6/8",
+                            settings=SamplingSettings(temperature=2.0))
+    for piece in sample_music(model, codec, request):
+        assert piece.time_signature == (6, 8) and piece.time_signature_changes == []
+        assert piece.end == pytest.approx(5 * 3.0)
+    write_music(piece, tmp_path / "m.mid")
+    write_music(piece, tmp_path / "m.musicxml")
+    meters = [(m.numerator, m.denominator) for t in mido.MidiFile(tmp_path / "m.mid").tracks for m in t
+              if m.type == "time_signature"]
+    assert meters == [(6, 8)]
+    part = converter.parse(tmp_path / "m.musicxml").parts[0]
+    assert len(part.getElementsByClass(stream.Measure)) == 5
+    assert {ts.ratioString for ts in part.recurse().getElementsByClass("TimeSignature")} == {"6/8"}
+    with pytest.raises(SeqgenError, match="meters are"):
+        sample_music(model, codec, SampleRequest(bars=2, time_signature="5/4"))
+
+
+def test_header_tempo_is_the_corpus_usual_one_unless_asked(codec: GridTokenizer, model: LanguageModel) -> None:
+    hot = SamplingSettings(temperature=2.0)
+    def header_tempi(controls: Controls | None) -> list[str]:
+        grammar = codec.grammar(codec.start_ids() + [codec.index["TimeSig_3/4"]], 1, controls=controls)
+        return [codec.names[i] for i in range(codec.vocab_size) if grammar.allowed(0)[i]]
+
+    assert codec.default_tempo == 92 and header_tempi(None) == ["Tempo_92"]  # 90 qpm and 120: the first
+    assert header_tempi(SampleRequest(tempo=72.5).controls()) == ["Tempo_72"]
+    piece = sample_music(model, codec, SampleRequest(bars=3, random_seed=0, settings=hot, tempo=72.5))[0]
+    assert piece.tempo_qpm == 72.5 and piece.tempo_changes == []
+
+
+def test_tracks_keep_the_range_and_polyphony_of_their_training_data(codec: GridTokenizer,
+                                                                    model: LanguageModel) -> None:
+    """Every track of the fitted pieces plays one note at a time: so do samples at temperature 2;
+    a table saved before these limits were noted leaves the model free (and it stacks notes)."""
+    assert [codec.tracks.limits(slot) for slot in range(len(codec.tracks))] == [(69, 80, 1), (45, 54, 1), (64, 68, 1)]
+    request = SampleRequest(bars=8, num_samples=4, random_seed=5, settings=SamplingSettings(temperature=2.0))
+
+    def overlaps(pieces_out: list[Piece]) -> int:
+        return sum(b.start < a.end for p in pieces_out for t in p.tracks
+                   for a, b in zip(t.notes, t.notes[1:]))
+
+    for piece in sample_music(model, codec, request):
+        for track in piece.tracks:
+            low, high, _ = codec.tracks.limits(codec.tracks.slot(track, 0))
+            assert all(low <= n.pitch <= high for n in track.notes)
+        assert overlaps([piece]) == 0
+    state = codec.state_dict()
+    state["tracks"] = [{k: v for k, v in t.items() if k not in ("low", "high", "polyphony")} for t in state["tracks"]]
+    old = GridTokenizer.from_state(state)
+    assert old.tracks.limits(0) == (0, 127, None)
+    assert overlaps(sample_music(model, old, request)) > 0
+
+
+def test_key_holds_for_a_continuation(tmp_path: Path, codec: GridTokenizer, model: LanguageModel) -> None:
+    primer = write_music(pieces()[0], tmp_path / "p.mid")  # A minor-ish lead and bass in 3/4
+    request = SampleRequest(primer=str(primer), bars=4, only_new=True, key="Eb major", random_seed=2,
+                            settings=SamplingSettings(temperature=2.0))
+    piece = sample_music(model, codec, request)[0]
+    assert pitched(piece) and {p % 12 for p in pitched(piece)} <= parse_key("Eb major").pitch_classes
+    assert piece.key == "Eb major"
+    with pytest.raises(SeqgenError, match="own meter"):
+        SampleRequest(primer=str(primer), time_signature="4/4")

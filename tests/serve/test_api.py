@@ -146,6 +146,26 @@ def test_music_files_are_written_and_readable(client: TestClient, tmp_path: Path
     assert empty.status_code == 200, empty.text  # no seed: the model starts on its own
 
 
+def test_music_controls_key_meter_tempo_and_loop(client: TestClient, tmp_path: Path) -> None:
+    import mido
+
+    body = {"checkpoint": MUSIC_RUN, "bars": 2, "num_samples": 2, "random_seed": 4, "temperature": 2.0,
+            "key": "D major", "time_signature": "4/4", "tempo": 90.5, "loop": True}
+    response = client.post("/api/generate/music", json=body)
+    assert response.status_code == 200, response.text
+    for sample in response.json()["samples"]:
+        path = tmp_path / "loop.mid"
+        path.write_bytes(client.get(sample["files"]["midi"]).content)
+        midi = pretty_midi.PrettyMIDI(str(path))
+        pitches = {n.pitch % 12 for inst in midi.instruments for n in inst.notes}
+        assert pitches and pitches <= {2, 4, 6, 7, 9, 11, 1}  # D major
+        assert midi.get_end_time() == pytest.approx(2 * 4 * 60 / 90.5)  # exactly two bars at 90.5 qpm
+        meta = [m for t in mido.MidiFile(path).tracks for m in t if m.is_meta]
+        assert [m.key for m in meta if m.type == "key_signature"] == ["D"]
+        assert [(m.numerator, m.denominator) for m in meta if m.type == "time_signature"] == [(4, 4)]
+        assert [round(mido.tempo2bpm(m.tempo), 2) for m in meta if m.type == "set_tempo"] == [90.5]
+
+
 @pytest.mark.parametrize("name", ["../play-lstm", "/etc/passwd", "play-lstm/../play-lstm", ".", "..", "a\\b",
                                   "checkpoints", "nope", "", 5, None, ["play-lstm"]])
 def test_checkpoint_is_chosen_by_listed_name_only(client: TestClient, name: object) -> None:
@@ -210,6 +230,13 @@ BAD_MUSIC = [
     ({"seed": "H9"}, "not a note name"),
     ({"stop": "x"}, "unknown field 'stop'"),
     ({"length": 6000}, "length must be between 1 and 5000"),
+    ({"key": "H minor"}, "not a key"),
+    ({"key": 5}, "key must be a string"),
+    ({"time_signature": "3/5"}, "not a time signature"),
+    ({"time_signature": "5/4"}, "knows no 5/4 bars"),
+    ({"tempo": 10}, "tempo must be between 20"),
+    ({"loop": "yes"}, "loop must be true or false"),
+    ({"loop": True, "seconds": 3}, "whole number of --bars"),
 ]
 
 
