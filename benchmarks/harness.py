@@ -25,12 +25,15 @@ GROUPS = {
     "machine": "benchmarks.machine",
     "throughput": "benchmarks.throughput",
     "sampling": "benchmarks.sampling",
+    "cli": "benchmarks.cli_sampling",
+    "contention": "benchmarks.contention",
     "budget": "benchmarks.budget",
     "heldout": "benchmarks.heldout",
     "corpus": "benchmarks.corpus_prep",
 }
-TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling",
-          "budget": "val loss at budget", "heldout": "held-out loss", "corpus": "corpus prep"}
+TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling", "cli": "cli sampling",
+          "contention": "busy machine", "budget": "val loss at budget", "heldout": "held-out loss",
+          "corpus": "corpus prep"}
 COLUMNS = ("benchmark", "setting", "value", "reference/target", "ratio")
 
 

@@ -93,6 +93,9 @@ class TrainConfig:
     # auto: bf16 autocast where the hardware computes bf16 natively (CUDA; CPUs with AVX-512 BF16
     # or AMX), fp32 elsewhere. Weights and optimizer state stay fp32 either way.
     precision: str = "auto"
+    # CPU threads; 0: the cores other work leaves free, re-checked during the run (seqgen.device).
+    threads: int = 0
+    tensorboard: bool = False  # also write the metrics as TensorBoard events into the run directory
     seed: int = 1337
     run_dir: str = ""  # empty: checkpoints/<corpus>-<cell>-<timestamp>
     # The automatic choice of model and optimiser, and why (empty: the settings were given).
@@ -153,6 +156,7 @@ class Config:
             (t.max_steps or t.max_time or t.epochs, "set a budget: max steps, max time or epochs"),
             (t.eval_every > 0, "eval every must be at least 1 step"),
             (t.eval_streams > 0, "eval streams must be at least 1"),
+            (t.threads >= 0, "threads must be >= 0 (0: the free cores)"),
             (t.precision in PRECISIONS, f"unknown precision {t.precision!r}; choose one of {', '.join(PRECISIONS)}"),
             (d.vocab_size > 0, "vocab size must be positive"),
             (d.transpose >= 0, "transpose must be >= 0 (0 turns augmentation off)"),

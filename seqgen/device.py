@@ -1,9 +1,14 @@
-"""Where and in what precision the model runs: CUDA, Apple's MPS or the CPU; bf16 or fp32.
+"""Where and in what precision the model runs (CUDA, Apple's MPS or the CPU; bf16 or fp32), and
+on how many CPU threads.
 
-Shared by training, evaluation and the benchmarks, so every path makes the same choice.
+Shared by training, evaluation, sampling and the benchmarks, so every path makes the same choice.
 """
 
 from __future__ import annotations
+
+import os
+import statistics
+import time
 
 import torch
 
@@ -40,3 +45,80 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         except (AttributeError, RuntimeError):  # a build without oneDNN
             return False
     return False
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which taskset and container cpusets
+    narrow), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+#: The kernel's load figures; its fourth field is "runnable/all" tasks right now.
+LOADAVG = "/proc/loadavg"
+#: Reads of the run queue per estimate and the pause between them: one read catches a passing
+#: shell command as often as a real competitor.
+LOAD_READS, LOAD_PAUSE = 5, 0.002
+
+
+def others_load(own_threads: int = 0) -> float:
+    """How many cores other work keeps busy right now.
+
+    On Linux: the median of a few reads of the runnable-task count in /proc/loadavg, less the
+    reading thread. Our own threads add nothing there when read between steps (torch's OpenMP
+    workers then sleep: see ``seqgen.cli.base``), so an unchanged count is read each time. Elsewhere
+    the one-minute load average, less ``own_threads`` (it counts this process's work too)."""
+    try:
+        reads = []
+        for _ in range(LOAD_READS):
+            with open(LOADAVG, encoding="ascii") as f:
+                reads.append(int(f.read().split()[3].split("/")[0]) - 1)
+            time.sleep(LOAD_PAUSE)
+        return max(0.0, statistics.median(reads))
+    except (OSError, IndexError, ValueError):
+        return max(0.0, os.getloadavg()[0] - own_threads) if hasattr(os, "getloadavg") else 0.0
+
+
+def fair_threads(own_threads: int = 0) -> int:
+    """Torch threads for CPU work: the usable cores that other work leaves free, at least one.
+
+    More threads than free cores is the worst choice on a busy machine: every parallel op waits
+    for its slowest thread, and a descheduled one stalls them all (two 2-thread trainings on 2
+    cores ran about 90x slower each, issue 14; benchmarks/contention.py measures it)."""
+    cores = usable_cores()
+    return max(1, min(cores, round(cores - others_load(own_threads))))
+
+
+class ThreadShare:
+    """Keeps torch's CPU thread count at this process's fair share through a long run.
+
+    ``fixed`` threads (a user's ``--threads``) are set once and never changed; 0 means
+    ``fair_threads``, re-read every ``every`` seconds of work, since other work comes and goes.
+    ``close`` puts back the count found at the start: it is process-wide, and a notebook that
+    trains has more to do afterwards."""
+
+    def __init__(self, fixed: int = 0, every: float = 10.0) -> None:
+        self.fixed, self.every = fixed, every
+        self.before = torch.get_num_threads()
+        self.threads = fixed or fair_threads()
+        self.next_check = every
+        torch.set_num_threads(self.threads)
+
+    def check(self, elapsed: float) -> str | None:
+        """Re-read the fair share once ``elapsed`` seconds of work pass the next check; returns a
+        message when the count changed (so a starved run says so), else None."""
+        if self.fixed or elapsed < self.next_check:
+            return None
+        self.next_check = elapsed + self.every
+        threads = fair_threads(self.threads)
+        if threads == self.threads:
+            return None
+        before, self.threads = self.threads, threads
+        torch.set_num_threads(threads)
+        why = "other work is using the CPU" if threads < before else "cores came free"
+        return f"{why}: {threads} torch thread{'s' * (threads > 1)} instead of {before}"
+
+    def close(self) -> None:
+        torch.set_num_threads(self.before)

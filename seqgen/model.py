@@ -8,8 +8,9 @@ The model owns both of its forward forms: ``forward`` (fused kernels, whole sequ
 and evaluation, and ``Stepper`` (one token per call, weights copied out) for sampling. Calling
 nn.LSTM once per generated token costs far more framework overhead than the arithmetic of a small
 model, so the stepper folds the embedding into the first layer's input projection (a table lookup
-replaces a matmul) and runs each step as a handful of addmm and pointwise ops. The tests check that
-the two forms agree for every cell.
+replaces a matmul) and runs each step as a handful of addmm and pointwise ops; with ``compact`` a
+few streams read int8 copies of the matrices (``seqgen.compact``). The tests check that the two
+forms agree for every cell, and that the compact step stays within rounding of float32.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from seqgen.compact import StepWeight, int8_supported
 from seqgen.config import ModelConfig
 
 #: Recurrent state: a tuple of (layers, batch, hidden) tensors: (h, c) for LSTMs, (h,) otherwise.
@@ -169,19 +171,22 @@ class LanguageModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def stepper(self) -> Stepper:
-        """The single-step inference form of this model (a snapshot of its current weights)."""
-        return Stepper(self)
+    def stepper(self, compact: bool = False) -> Stepper:
+        """The single-step inference form of this model (a snapshot of its current weights);
+        ``compact``: int8 weights for a few streams (see ``Stepper``)."""
+        return Stepper(self, compact)
 
 
 class Stepper:
     """Advances a trained model by one token per call with minimal per-call overhead."""
 
-    def __init__(self, model: LanguageModel) -> None:
+    def __init__(self, model: LanguageModel, compact: bool = False) -> None:
         """Copies the weights out (as float32 CPU tensors): the model itself is never touched, so
-        many threads can sample from one model at once."""
+        many threads can sample from one model at once. ``compact`` also keeps int8 copies of the
+        matrices, which a batch of a few streams uses (``seqgen.compact``): faster, not exact."""
         self.cell = model.config.cell
         self.layers = model.config.layers
+        compact = compact and int8_supported()
 
         def weight(name: str, module: torch.nn.Module = model.rnn) -> Tensor:
             value = getattr(module, name).detach().float().cpu()
@@ -190,7 +195,9 @@ class Stepper:
         order = ifog(model.config.hidden) if self.cell == "lstm" else slice(None)
 
         fused = self.cell != "gru"  # GRU keeps b_hh apart: it sits inside r * (W h + b)
-        self.w, self.b, self.w_hh, self.b_hh, self.peep = [], [], [], [], []
+        self.w: list[StepWeight] = []
+        self.w_hh: dict[int, StepWeight] = {}
+        self.b, self.b_hh, self.peep = [], [], []
         for k in range(self.layers):
             w_ih, w_hh = weight(f"weight_ih_l{k}").t(), weight(f"weight_hh_l{k}").t()
             b_ih, b_hh = weight(f"bias_ih_l{k}"), weight(f"bias_hh_l{k}")
@@ -199,13 +206,14 @@ class Stepper:
             if k == 0:  # embedding folded into the input projection: one row gather per step
                 self.table = torch.addmm(b_ih, weight("weight", model.embedding), w_ih)
             # Layers above the first take [input, hidden] @ [W_ih; W_hh] as one larger matmul.
-            self.w.append(torch.cat([w_ih, w_hh]).contiguous() if fused else w_ih.contiguous())
+            self.w.append(StepWeight(torch.cat([w_ih, w_hh]) if fused else w_ih, compact))
+            if k == 0 or not fused:
+                self.w_hh[k] = StepWeight(w_hh, compact)
             self.b.append(b_ih)
-            self.w_hh.append(w_hh.contiguous())
             self.b_hh.append(b_hh)
             if self.cell == "peephole":
                 self.peep.append(weight(f"peep_l{k}"))
-        self.head_w = weight("weight", model.head).t().contiguous()
+        self.head = StepWeight(weight("weight", model.head).t(), compact)
         self.head_b = weight("bias", model.head)
 
     def __call__(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
@@ -215,11 +223,11 @@ class Stepper:
         for k in range(self.layers):
             h = hs[k]
             if self.cell == "gru":
-                gi = self.table[x] if k == 0 else torch.addmm(self.b[k], x, self.w[k])
-                h = gru_step(gi, torch.addmm(self.b_hh[k], h, self.w_hh[k]), h)
+                gi = self.table[x] if k == 0 else self.w[k].addmm(self.b[k], x)
+                h = gru_step(gi, self.w_hh[k].addmm(self.b_hh[k], h), h)
             else:
-                pre = (self.table[x].addmm_(h, self.w_hh[k]) if k == 0
-                       else torch.addmm(self.b[k], torch.cat([x, h], 1), self.w[k]))
+                pre = (self.w_hh[0].addmm(self.table[x], h) if k == 0
+                       else self.w[k].addmm(self.b[k], torch.cat([x, h], 1)))
                 if self.cell == "lstm":
                     h, cs[k] = lstm_step(pre, cs[k])
                 elif self.cell == "peephole":
@@ -227,6 +235,6 @@ class Stepper:
                 else:
                     h = torch.tanh(pre) if self.cell == "rnn" else torch.relu(pre)
             hs[k] = x = h
-        logits = torch.addmm(self.head_b, x, self.head_w)
+        logits = self.head.addmm(self.head_b, x)
         new_state = (torch.stack(hs), torch.stack(cs)) if cs else (torch.stack(hs),)
         return logits, new_state

@@ -29,7 +29,8 @@ from seqgen import autoconfig
 from seqgen.config import Config, TrainConfig, resolve_config
 from seqgen.corpus import load_corpus
 from seqgen.dataset import TokenData, prepare, prepare_matching
-from seqgen.device import pick_device, use_bf16
+from seqgen.board import Board
+from seqgen.device import ThreadShare, pick_device, use_bf16
 from seqgen.distributed import agree, agree_max, barrier, gather_rows, init_world, shutdown
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import total_nll
@@ -159,6 +160,8 @@ class Trainer:
         self.reset_rng = torch.Generator().manual_seed(t.seed + 1)
         self.state: State = self.model.init_state(self.rows.stop - self.rows.start, self.device)
         self.step, self.train_time, self.best_val = 0, 0.0, math.inf
+        self.board: Board | None = None
+        self.steps_per_s = 0.0  # over the last logging window: a starved run shows it
         self.run_dir = Path(t.run_dir) if t.run_dir else new_run_path(config.data.corpus, config.model.cell)
         if len(data.arrays["val"]) < 2:
             raise SeqgenError(f"the val split of {data.corpus_name!r} is too small to evaluate; raise --val-frac")
@@ -258,27 +261,36 @@ class Trainer:
 
     def run(self) -> TrainResult:
         """Train until the budget is used up; the process group (if any) is left afterwards."""
+        # CPU threads: the free cores, re-checked as the run goes (other work comes and goes).
+        threads = ThreadShare(self.config.train.threads) if self.device.type == "cpu" else None
         try:
-            return self._run()
+            return self._run(threads)
         finally:
+            if threads:
+                threads.close()
+            if self.board:
+                self.board.close()
             shutdown(self.world)
 
-    def _run(self) -> TrainResult:
+    def _run(self, threads: ThreadShare | None) -> TrainResult:
         t = self.config.train
+        cpu = f" ({threads.threads} thread{'s' * (threads.threads > 1)})" if threads else ""
         self.echo(f"model: {self.config.model.cell} {self.config.model.layers}x{self.config.model.hidden}, "
                   f"{self.model.num_parameters():,} parameters, vocab {self.config.model.vocab_size}, "
-                  f"device {self.device}; run directory {self.run_dir}")
+                  f"device {self.device}{cpu}; run directory {self.run_dir}")
         tokens_per_step = t.batch_size * t.seq_len
         main = self.world.main
         with RunDir(self.run_dir) if main else nullcontext() as run, catch_signals() as caught:
             if main:
                 run.write_config(self.config.to_dict())
                 run.truncate_metrics(after_step=self.step)  # rows logged after the checkpoint resumed from
+                self.board = Board(run.path) if t.tensorboard else None
             bar = tqdm(total=1000, initial=int(1000 * min(1.0, self._progress())), unit="‰", dynamic_ncols=True,
                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}", disable=not (main and self.progress) or None)
             losses: list[float] = []
             evaluated_at = -1
             clock = SpeedClock(self.step)
+            window = (self.step, self.train_time)  # where the current logging window began
             while True:
                 # Decided together, so that every rank stops (and checkpoints) at the same step.
                 interrupted, done, plan = agree(
@@ -297,13 +309,17 @@ class Trainer:
                 start = time.perf_counter()
                 losses.append(self.train_step())
                 self.train_time += time.perf_counter() - start
+                changed = threads.check(self.train_time) if threads else None
+                if changed:
+                    (self.echo if bar.disable else bar.write)(f"step {self.step}: {changed}")
                 if self.step % 10 == 0 and main:
                     mean = sum(losses) / len(losses)
-                    run.log({"step": self.step, "time": round(self.train_time, 3), "train_loss": mean,
-                             "lr": self.optimizer.param_groups[0]["lr"]})
-                    bar.set_postfix_str(f"step {self.step} loss {mean:.3f} "
-                                        f"{tokens_per_step * self.step / max(self.train_time, 1e-9):,.0f} tok/s",
-                                        refresh=False)
+                    self.steps_per_s = (self.step - window[0]) / max(self.train_time - window[1], 1e-9)
+                    window = (self.step, self.train_time)
+                    self._log(run, {"step": self.step, "time": round(self.train_time, 3), "train_loss": mean,
+                                    "lr": self.optimizer.param_groups[0]["lr"], "steps_per_s": round(self.steps_per_s, 3)})
+                    bar.set_postfix_str(f"step {self.step} loss {mean:.3f} {self.steps_per_s:,.1f} steps/s "
+                                        f"{tokens_per_step * self.steps_per_s:,.0f} tok/s", refresh=False)
                     losses.clear()
                 bar.update(int(1000 * min(1.0, self._progress())) - bar.n)
                 if self.step % t.eval_every == 0:
@@ -338,15 +354,22 @@ class Trainer:
             row = {"step": self.step, "time": round(self.train_time, 3), "val_loss": val}
             if units.get("chars"):
                 row["val_bpc"] = val * len(self.data.arrays["val"]) / units["chars"] / math.log(2)
-            run.log(row)
+            self._log(run, row)
             say = self.echo if bar.disable else bar.write  # under a live bar, a line must not break it
             say(f"step {self.step}: val loss {val:.4f} nats/token"
                 + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
-                + (" (best)" if "best.pt" in names else ""))
+                + (" (best)" if "best.pt" in names else "")
+                + (f"; {self.steps_per_s:,.1f} steps/s" if self.steps_per_s else ""))
         self._save(run, names)
         if run is not None:
             plot_loss_curve(run.metrics, run.path / "loss.png")
         barrier(self.world)
+
+    def _log(self, run: RunDir, row: dict[str, Any]) -> None:
+        """A metrics row to the run's log, and to TensorBoard when asked for."""
+        run.log(row)
+        if self.board:
+            self.board.log(row)
 
     def _diverged(self, what: str) -> SeqgenError:
         """The error for a run whose numbers stopped being finite: nothing more is saved, so the

@@ -52,12 +52,16 @@ def test_quick_throughput_and_sampling_rows() -> None:
         assert all("fp32" in r[1] and first_number(r[2]) > 0 for r in fp32)
 
     sampling = by_group["sampling"]
-    kinds = [("1 stream" in r[1], "64 streams" in r[1], "naive" in r[1]) for r in sampling]
-    assert kinds[:3] == [(True, False, False), (False, True, False), (True, False, True)]
-    assert "gru" in sampling[-1][1] and "1 stream" in sampling[-1][1]  # the cpu preset's cell
-    assert all("1 torch thread" in r[1] for r in sampling[3:-1])  # only where torch uses several threads
-    for row in sampling:
+    compact, fp32, before, many, many_before, naive, *rest = sampling
+    assert "compact int8" in compact[1] and "1 stream" in compact[1] and first_number(compact[4]) > 0
+    assert "float32 step, 1 stream" in fp32[1] and "before" in before[1] and "1 stream" in before[1]
+    assert "64 streams" in many[1] and "64 streams" in many_before[1] and "naive" in naive[1]
+    *threads, gru, kl = rest
+    assert all("1 torch thread" in r[1] for r in threads)  # only where torch uses several threads
+    assert "gru" in gru[1] and "1 stream" in gru[1]  # the cpu preset's cell
+    for row in sampling[:-1]:
         assert row[2].endswith("tok/s") and first_number(row[2]) > 0
+    assert "KL" in kl[1] and kl[2].endswith(")") and "agrees" in kl[3]  # "1.2e-05 nats (max ...)"
 
     memory = by_group["peak memory"]
     assert {r[1].split()[0] for r in memory} == {"throughput", "sampling", "whole"}

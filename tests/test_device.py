@@ -1,12 +1,17 @@
-"""Device and precision choice."""
+"""Device, precision and CPU thread choice."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 import torch
 
+from seqgen import device
+from seqgen.cli.base import quiet_openmp
 from seqgen.config import Config
-from seqgen.device import pick_device, use_bf16
+from seqgen.device import ThreadShare, pick_device, usable_cores, use_bf16
 from seqgen.errors import SeqgenError
 
 
@@ -28,3 +33,61 @@ def test_device_names() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(SeqgenError, match="no CUDA GPU"):
             pick_device("cuda")
+
+
+def test_usable_cores_follow_the_affinity_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 2, 5}, raising=False)
+    assert usable_cores() == 3
+
+
+def test_others_load_reads_the_run_queue_less_the_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("7.50 6.00 5.00 4/321 9999\n")
+    monkeypatch.setattr(device, "LOADAVG", str(loadavg))
+    monkeypatch.setattr(device, "LOAD_PAUSE", 0)
+    assert device.others_load() == 3  # the reading thread is one of the 4 runnable
+    # Without /proc (macOS): the one-minute average, less this process's own threads.
+    monkeypatch.setattr(device, "LOADAVG", str(tmp_path / "missing"))
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.25, 1.0, 1.0))
+    assert device.others_load(own_threads=2) == 1.25 and device.others_load(own_threads=8) == 0
+
+
+@pytest.mark.parametrize("busy, threads", [(0.0, 4), (0.4, 4), (1.6, 2), (3.0, 1), (40.0, 1)])
+def test_fair_threads_are_the_cores_left_free(monkeypatch: pytest.MonkeyPatch, busy: float, threads: int) -> None:
+    monkeypatch.setattr(device, "usable_cores", lambda: 4)
+    monkeypatch.setattr(device, "others_load", lambda own_threads=0: busy)
+    assert device.fair_threads() == threads
+
+
+def test_thread_share_follows_the_load_and_puts_the_count_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    busy = [0.0]
+    monkeypatch.setattr(device, "usable_cores", lambda: 2)
+    monkeypatch.setattr(device, "others_load", lambda own_threads=0: busy[0])
+    share = ThreadShare(every=10)
+    try:
+        assert torch.get_num_threads() == share.threads == 2
+        busy[0] = 1.0
+        assert share.check(5.0) is None and torch.get_num_threads() == 2  # not yet time to look
+        assert "other work is using the CPU: 1 torch thread instead of 2" == share.check(10.0)
+        assert torch.get_num_threads() == 1
+        busy[0] = 0.0
+        assert share.check(15.0) is None  # the next look is 10 s after the last
+        assert "cores came free" in share.check(20.0) and torch.get_num_threads() == 2
+    finally:
+        share.close()
+    assert torch.get_num_threads() == before
+    fixed = ThreadShare(fixed=1)
+    busy[0] = 0.0
+    assert fixed.check(100.0) is None and torch.get_num_threads() == 1  # --threads 1 stays 1
+    fixed.close()
+    assert torch.get_num_threads() == before
+
+
+def test_the_cli_makes_openmp_wait_passively_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    quiet_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    quiet_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -1,8 +1,10 @@
 import pytest
 import torch
 
+from seqgen.compact import COMPACT_ROWS, int8_supported
 from seqgen.config import ModelConfig
 from seqgen.model import LanguageModel, Stepper, weight_shapes
+from seqgen.sampler import SamplingSettings, generate
 
 CELLS = ["lstm", "gru", "rnn", "rnn-relu", "peephole"]
 
@@ -62,3 +64,92 @@ def test_weight_shapes_are_the_models(cell: str, layers: int, tie: bool) -> None
     config = ModelConfig(cell=cell, layers=layers, hidden=8, embed=8 if tie else 5, tie_weights=tie, vocab_size=11)
     actual = {name: tuple(t.shape) for name, t in LanguageModel(config).state_dict().items()}
     assert weight_shapes(config) == actual
+
+
+def sharp_model(cell: str) -> LanguageModel:
+    """A model whose next-token distribution is sharp (scaled-up head), so a sampled id is decided
+    by a clear margin and rounding of the weights cannot flip it."""
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(cell=cell, vocab_size=30, hidden=64, embed=16, layers=2, dropout=0)).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(8)
+    return model
+
+
+@pytest.mark.skipif(not int8_supported(), reason="this torch build has no weight-only int8 product")
+@pytest.mark.parametrize("cell", CELLS)
+def test_compact_step_stays_close_to_float32(cell: str) -> None:
+    """The int8 step (a few streams) gives logits and states within rounding of float32's along a
+    whole sequence; a batch of COMPACT_ROWS or more takes the exact float32 path."""
+    model = sharp_model(cell)
+    exact, compact = Stepper(model), Stepper(model, compact=True)
+    for batch in (1, COMPACT_ROWS):
+        x = torch.randint(0, 30, (batch, 40), generator=torch.Generator().manual_seed(1))
+        state_a = state_b = model.init_state(batch)
+        with torch.no_grad():
+            for t in range(40):
+                logits_a, state_a = exact(x[:, t], state_a)
+                logits_b, state_b = compact(x[:, t], state_b)
+                if batch == COMPACT_ROWS:
+                    assert torch.equal(logits_a, logits_b)
+                    continue
+                log_a, log_b = logits_a.log_softmax(-1), logits_b.log_softmax(-1)
+                assert float((log_a.exp() * (log_a - log_b)).sum()) < 1e-3  # KL, nats
+                torch.testing.assert_close(logits_b, logits_a, atol=0.1, rtol=0.02)
+        for a, b in zip(state_a, state_b):
+            torch.testing.assert_close(b, a, atol=0.02, rtol=0.02)
+
+
+def cycle_model(period: int = 12, steps: int = 80) -> LanguageModel:
+    """A small LSTM trained until it knows a repeating sequence: its distributions are sharp."""
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=30, hidden=64, embed=16, layers=2, dropout=0))
+    sequence = torch.randperm(30)[:period].repeat(8)[None]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        logits, _ = model(sequence[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits[0], sequence[0, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+@pytest.mark.skipif(not int8_supported(), reason="this torch build has no weight-only int8 product")
+def test_compact_sampling_draws_the_same_ids_where_the_model_is_sure() -> None:
+    model = cycle_model()
+    seed = torch.randperm(30, generator=torch.Generator().manual_seed(0))  # not the cycle: a real start
+
+    def ids(compact: bool, temperature: float) -> list[int]:
+        settings = SamplingSettings(temperature=temperature)
+        steps = generate(model, seed[:3].tolist(), 200, settings, 1, torch.Generator().manual_seed(3), compact=compact)
+        return torch.cat(list(steps)).tolist()
+
+    greedy = ids(True, 0)
+    assert greedy == ids(False, 0)
+    assert ids(True, 0.7) == ids(False, 0.7)  # same seed, same random numbers, same ids
+    assert len(set(greedy)) > 3  # it continues the cycle, not one token over and over
+
+
+@pytest.mark.skipif(not int8_supported(), reason="this torch build has no weight-only int8 product")
+def test_matrices_the_int8_kernel_cannot_take_stay_float32() -> None:
+    """Input sizes off the kernel's block (hidden 24) crashed it or gave wrong sums: float32 there,
+    and greedy samples of the same seed are the same every time."""
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=30, hidden=24, embed=8, layers=2, dropout=0)).eval()
+    step = Stepper(model, compact=True)
+    assert step.w_hh[0].int8 is None and step.head.int8 is None  # inputs of 24
+    assert step.w[1].int8 is not None  # [input, hidden]: 48
+    runs = [torch.cat(list(generate(model, [1], 30, SamplingSettings(temperature=0)))).tolist() for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_a_torch_without_the_int8_product_steps_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(torch, "_weight_int8pack_mm", raising=False)
+    int8_supported.cache_clear()
+    try:
+        step = Stepper(sharp_model("gru"), compact=True)
+        assert step.head.int8 is None and all(w.int8 is None for w in step.w)
+    finally:
+        monkeypatch.undo()
+        int8_supported.cache_clear()

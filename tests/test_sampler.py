@@ -10,7 +10,7 @@ import torch
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
-from seqgen.sampler import SamplingSettings, choose, generate
+from seqgen.sampler import SamplingSettings, choose, draw, generate, threads_for
 
 PROBS = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
 
@@ -92,3 +92,29 @@ def test_banned_ids_are_never_drawn() -> None:
     g = torch.Generator().manual_seed(0)
     drawn = torch.stack(list(generate(model, [1], 200, SamplingSettings(temperature=3), 16, g, banned)))
     assert not set(drawn.flatten().tolist()) & set(banned)
+
+
+def test_draw_only_picks_ids_that_can_come_up() -> None:
+    """One finite logit anywhere in the row (the first, the last, between): always that id, over
+    many draws."""
+    g = torch.Generator().manual_seed(0)
+    for only in (0, 7, 64):
+        logits = torch.full((5000, 65), float("-inf"))
+        logits[:, only] = 0.0
+        assert set(draw(logits, g).tolist()) == {only}
+    tiny = torch.tensor([[0.0, -200.0, -200.0]]).expand(20000, -1)  # total rounds to exactly 1
+    assert set(draw(tiny, g).tolist()) == {0}
+
+
+def test_draw_follows_the_distribution_for_many_rows_at_once() -> None:
+    g = torch.Generator().manual_seed(2)
+    counts = torch.bincount(draw(PROBS.log().expand(40000, -1), g), minlength=4) / 40000
+    torch.testing.assert_close(counts, PROBS[0], atol=0.01, rtol=0)
+
+
+@pytest.mark.parametrize("streams, busy, threads", [(1, 0.0, 1), (15, 0.0, 1), (16, 0.0, 2), (64, 1.2, 1)])
+def test_many_streams_take_the_cores_other_work_leaves(monkeypatch: pytest.MonkeyPatch, streams: int, busy: float,
+                                                       threads: int) -> None:
+    monkeypatch.setattr("seqgen.device.usable_cores", lambda: 2)
+    monkeypatch.setattr("seqgen.device.others_load", lambda own_threads=0: busy)
+    assert threads_for(streams) == threads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 from seqgen.checkpoint import Checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.config import Config, TrainConfig, resolve_config
+from seqgen.run_dir import read_metrics
 from seqgen.trainer import Trainer, learning_rate, progress
 
 
@@ -86,7 +88,7 @@ def test_weights_that_blow_up_are_never_checkpointed(small_text: Path, monkeypat
         assert kept.step == 2 and all(torch.isfinite(t).all() for t in kept.model.values())
 
 
-def tiny_config(corpus: Path, run_dir: str, **train: float) -> Config:
+def tiny_config(corpus: Path, run_dir: str, **train: object) -> Config:
     config = Config()
     config.update({"corpus": str(corpus), "hidden": 16, "embed": 8, "batch_size": 4, "seq_len": 16, "dropout": 0.2,
                    "eval_every": 10_000, "max_steps": 0, "run_dir": run_dir, **train})
@@ -137,3 +139,42 @@ def test_time_budget_resume_follows_the_planned_steps_exactly(small_text: Path, 
     assert a.step == b.step == planned and a.train_time > b.train_time
     for name, tensor in b.model.items():
         torch.testing.assert_close(a.model[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def twenty_steps(small_text: Path, **train: object) -> Config:
+    """Twenty steps of the tiny model, evaluated at 10 and 20, into ./run."""
+    return tiny_config(small_text, "run", max_time=0, max_steps=20, eval_every=10, **train)
+
+
+def test_a_run_logs_its_speed_and_keeps_its_thread_count(small_text: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--threads 1`` holds for the whole run; the count found before comes back after it; every
+    training row says how many steps per second the run made, and so does each evaluation line."""
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    real_step = Trainer.train_step
+    monkeypatch.setattr(Trainer, "train_step", lambda self: (seen.append(torch.get_num_threads()), real_step(self))[1])
+    said: list[str] = []
+    Trainer(twenty_steps(small_text, threads=1), echo=said.append).run()
+    assert set(seen) == {1} and torch.get_num_threads() == before
+    rows = [r for r in read_metrics(Path("run") / "metrics.jsonl") if "train_loss" in r]
+    assert len(rows) == 2 and all(r["steps_per_s"] > 0 for r in rows)
+    assert any("(1 thread)" in line for line in said)
+    assert sum("steps/s" in line for line in said if "val loss" in line) == 2
+
+
+def test_tensorboard_gets_the_metrics(small_text: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(twenty_steps(small_text, tensorboard=True), echo=lambda _message: None).run()
+    events = EventAccumulator("run")
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"loss/train", "loss/val", "lr", "speed/steps_per_s"} <= set(tags)
+    assert [e.step for e in events.Scalars("loss/val")] == [10, 20]
+
+
+def test_tensorboard_missing_is_one_clear_error(small_text: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the package were absent
+    with pytest.raises(SeqgenError, match=r"pip install 'seqgen\[tensorboard\]'"):
+        Trainer(twenty_steps(small_text, tensorboard=True), echo=lambda _message: None).run()

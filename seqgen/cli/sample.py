@@ -58,8 +58,10 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
                             bars, seconds, primer, only_new, tempo, keep, rank, key, time_signature, loop)
+    # This process is ours: the global count is ours to set, before loading (on a busy machine
+    # even the load's checks run faster on the threads chosen).
+    torch.set_num_threads(threads_for(num_samples))
     generator = Generator.load(checkpoint)
-    torch.set_num_threads(threads_for(num_samples))  # this process is ours: the global count is ours to set
     if generator.domain == "music":
         _sample_music(generator, request, out)
     else:

@@ -15,6 +15,11 @@ from seqgen.cli.base import main
                    "server by; repeatable). Other Host headers are refused, against DNS rebinding.")
 def serve(port: int, host: str, checkpoints: str, allow_hosts: tuple[str, ...]) -> None:
     """A local web playground: pick a run, generate text or music, see and hear it."""
+    import torch
+
+    from seqgen.device import fair_threads
     from seqgen.serve import serve as run_server
 
+    # Set once, before any request: the count is process-wide and requests must not race on it.
+    torch.set_num_threads(fair_threads())
     run_server(checkpoints, host, port, echo=click.echo, allow_hosts=allow_hosts)

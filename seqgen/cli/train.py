@@ -53,6 +53,9 @@ TRAIN_OPTIONS = [
     config_option(t, "device", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
     config_option(t, "precision", "bf16 autocast or fp32; auto: bf16 where the hardware computes it natively.",
             type=click.Choice(PRECISIONS)),
+    config_option(t, "threads", "CPU threads for torch (0: the cores other work leaves free, re-checked as it runs)."),
+    config_option(t, "tensorboard", "Also log the metrics for TensorBoard in the run directory "
+                  "(needs: pip install 'seqgen[tensorboard]')."),
     config_option(t, "seed", "Random seed (same flags and seed give the same losses on CPU)."),
     config_option(t, "run_dir", "Run directory (default: checkpoints/<corpus>-<cell>-<time>)."),
 ]

@@ -58,7 +58,9 @@ def test_generate_leaves_the_thread_count_alone(runs: Path, thread_calls: list[i
 
 @pytest.mark.parametrize("samples, calls", [(1, [1]), (16, [2])])  # 16 streams keep all 2 threads
 def test_the_sample_command_takes_one_thread_for_a_few_samples(runs: Path, thread_calls: list[int], samples: int,
-                                                               calls: list[int]) -> None:
+                                                               calls: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("seqgen.device.others_load", lambda own_threads=0: 0.0)  # a quiet machine
+    monkeypatch.setattr("seqgen.device.usable_cores", lambda: 2)
     result = CliRunner().invoke(main, ["sample", "--checkpoint", str(runs / TEXT_RUN), "--seed", "R", "--length", "5",
                                        "--num-samples", str(samples)])
     assert result.exit_code == 0, result.output
