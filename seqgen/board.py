@@ -12,7 +12,8 @@ from typing import Any
 from seqgen.errors import SeqgenError
 
 #: Metric row keys -> TensorBoard tags (grouped so train and val loss share a chart section).
-TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "val_bpc": "bits_per_char/val", "lr": "lr",
+TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "val_bpc": "bits_per_char/val",
+        "val_npq": "nats_per_quarter/val", "lr": "lr",
         "steps_per_s": "speed/steps_per_s"}
 
 

@@ -352,12 +352,16 @@ class Trainer:
             self.best_val = min(self.best_val, val)
             units = self.data.units["val"]
             row = {"step": self.step, "time": round(self.train_time, 3), "val_loss": val}
+            per_unit = val * len(self.data.arrays["val"])  # total nats, spread over the split's units
             if units.get("chars"):
-                row["val_bpc"] = val * len(self.data.arrays["val"]) / units["chars"] / math.log(2)
+                row["val_bpc"] = per_unit / units["chars"] / math.log(2)
+            if units.get("quarters"):
+                row["val_npq"] = per_unit / units["quarters"]
             self._log(run, row)
             say = self.echo if bar.disable else bar.write  # under a live bar, a line must not break it
             say(f"step {self.step}: val loss {val:.4f} nats/token"
                 + (f", {row['val_bpc']:.4f} bits/char" if "val_bpc" in row else "")
+                + (f", {row['val_npq']:.4f} nats/quarter" if "val_npq" in row else "")
                 + (" (best)" if "best.pt" in names else "")
                 + (f"; {self.steps_per_s:,.1f} steps/s" if self.steps_per_s else ""))
         self._save(run, names)

@@ -181,15 +181,18 @@ def _checkpoint(folder: Path) -> tuple[Path, tuple[int, int]]:
 def _val_history(folder: Path) -> dict[str, Any]:
     """How many points the run's loss curve has (a short run's is one dot, and the page says so):
     ``curve_points`` in its longer series (train or val), ``val_points``; and the best validation
-    bits per character, when the run logged them."""
+    bits per character (text) or nats per quarter note (music), when the run logged them."""
     from seqgen.run_dir import read_metrics
 
     rows = read_metrics(folder / "metrics.jsonl")
     val = [r for r in rows if "val_loss" in r]
     points = max(len(val), sum("train_loss" in r for r in rows))
-    bpc = [r["val_bpc"] for r in val if isinstance(r.get("val_bpc"), (int, float)) and math.isfinite(r["val_bpc"])]
+    def best(key: str) -> float | None:
+        found = [r[key] for r in val if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        return round(min(found), 4) if found else None
+
     return {"curve_points": points, "val_points": len(val), "few_points": points < MIN_CURVE_POINTS,
-            "bits_per_char": round(min(bpc), 4) if bpc else None}
+            "bits_per_char": best("val_bpc"), "nats_per_quarter": best("val_npq")}
 
 
 def _build(name: str, folder: Path, path: Path, modified: float) -> Run:

@@ -120,3 +120,6 @@ def test_listing_names_the_fields_and_cues_about_training(client: TestClient, ru
     bpc = min(row["val_bpc"] for row in map(json.loads, (runs / TEXT_RUN / "metrics.jsonl").read_text().splitlines())
               if "val_bpc" in row)
     assert listed[TEXT_RUN]["bits_per_char"] == round(bpc, 4) and listed[MUSIC_RUN]["bits_per_char"] is None
+    npq = min(row["val_npq"] for row in map(json.loads, (runs / MUSIC_RUN / "metrics.jsonl").read_text().splitlines())
+              if "val_npq" in row)
+    assert listed[MUSIC_RUN]["nats_per_quarter"] == round(npq, 4) > 0 and listed[TEXT_RUN]["nats_per_quarter"] is None

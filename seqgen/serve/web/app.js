@@ -82,9 +82,12 @@ function selectRun(name) {
     setBusy(false);
     return;
   }
-  const quality = current.bits_per_char !== null && current.bits_per_char !== undefined
+  const known = (value) => value !== null && value !== undefined;
+  const quality = known(current.bits_per_char)
     ? `${fmt(current.bits_per_char)} bits/char (${fmt(current.best_val)} nats/token)`
-    : `${fmt(current.best_val)} nats/token`;
+    : known(current.nats_per_quarter)
+      ? `${fmt(current.nats_per_quarter)} nats per quarter note (${fmt(current.best_val)} nats/token)`
+      : `${fmt(current.best_val)} nats/token`;
   const rows = [
     ["corpus", current.corpus],
     ["domain", `${current.domain} (${current.tokenizer} tokens, vocab ${current.vocab})`],
