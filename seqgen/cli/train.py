@@ -78,7 +78,11 @@ def _train_options(func: Any) -> Any:
 @click.pass_context
 def train(ctx: click.Context, preset: str | None, config_file: str | None, resume: str | None, nproc: int,
           **flags: Any) -> None:
-    """Train a language model on a corpus; writes checkpoints/<run>/."""
+    """Train a language model on a corpus; writes checkpoints/<run>/.
+
+    With no --preset, --config or model flag (--cell, --layers, --hidden, --embed, --dropout, ...) the
+    model and optimiser are chosen for the corpus, budget and machine, and the choice is printed;
+    the defaults shown below are then replaced, except for the flags you give."""
     from seqgen.trainer import Trainer
 
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
