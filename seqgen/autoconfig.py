@@ -11,7 +11,7 @@ The rules come from the preset trials in benchmarks/RESULTS.md (tiny-shakespeare
 - a GRU beat the LSTM per second, with batch 64, weight decay 0.1 and linear decay to zero;
 - width pays only while the run still gets enough updates: at 71 s the 2x256 GRU (about 1,100
   to 2,000 steps) beat wider ones, at 600 s the 2x512 GRU (about 3,000 steps) won, so the widest
-  candidate that still reaches MIN_STEPS steps is chosen;
+  candidate that still reaches MIN_STEPS steps (as the probe predicts them) is chosen;
 - a model with many more weights than train tokens memorises: the width is capped at
   PARAMS_PER_TOKEN weights per train token;
 - dropout grows with the epochs the budget comes to: none at ~4 epochs (the 71 s preset), 0.35 at
@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 #: Widths tried, narrowest first; CPUs stop at CPU_MAX_HIDDEN when the budget gives no clock.
 WIDTHS = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 CPU_MAX_HIDDEN, GPU_MAX_HIDDEN = 512, 2048
-MIN_STEPS = 1000
+#: Steps the chosen width must reach in a time budget, as the probe predicts them. The presets made
+#: 1,150 to 2,027 steps at 71 s; the probe's steps run ~15% slower than a run's sustained speed
+#: (2x256 GRU on the 2-core Xeon: 0.065-0.072 s probed, 0.051-0.062 s in training), hence 800.
+MIN_STEPS = 800
 PARAMS_PER_TOKEN = 4.0
 BATCH, LAYERS, EMBED = 64, 2, 64
 #: Flags that describe the model: giving any of them means the user chooses the model.
@@ -95,8 +98,12 @@ def machine_key(device: str, autocast: bool) -> str:
     return f"{cpu}|{os.cpu_count()}|threads {torch.get_num_threads()}|torch {torch.__version__}|{device}|bf16 {autocast}"
 
 
-def _time_steps(hidden: int, vocab: int, device: str, autocast: bool, steps: int = 4) -> float:
-    """Seconds per training step of the candidate on random tokens, after two warm-up steps."""
+def _time_steps(hidden: int, vocab: int, device: str, autocast: bool, steps: int = 8) -> float:
+    """Seconds per training step of the candidate on random tokens: the median of ``steps`` timed
+    steps after three warm-up steps (the first steps pay for allocation, and a mean of a few let one
+    slow step make the machine look slower than the run will find it)."""
+    import statistics
+
     import torch
     import torch.nn.functional as F
 
@@ -105,21 +112,19 @@ def _time_steps(hidden: int, vocab: int, device: str, autocast: bool, steps: int
     model = LanguageModel(_model(hidden, vocab)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randint(0, vocab, (BATCH, seq_len(hidden) + 1), device=device)
-    started = 0.0
-    for step in range(steps + 2):
-        if step == 2:
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            started = time.perf_counter()
+    times = []
+    for _ in range(steps + 3):
+        started = time.perf_counter()
         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
             logits, _ = model(x[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, vocab), x[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / steps
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[3:])
 
 
 def measure_speed(device: str, autocast: bool, vocab: int) -> Speed:
@@ -136,7 +141,7 @@ def measure_speed(device: str, autocast: bool, vocab: int) -> Speed:
     if isinstance(known.get(key), list) and len(known[key]) == 2:
         return Speed(*map(float, known[key]))
     narrow, wide = 256, 512
-    t1, t2 = (_time_steps(h, vocab, device, autocast) for h in (narrow, wide))
+    t1, t2 = (min(_time_steps(h, vocab, device, autocast) for _ in range(2)) for h in (narrow, wide))
     f1, f2 = step_flops(narrow, vocab), step_flops(wide, vocab)
     per_flop = max((t2 - t1) / (f2 - f1), 1e-15)
     speed = Speed(max(t1 - per_flop * f1, 0.0), per_flop)

@@ -63,18 +63,32 @@ LOADAVG = "/proc/loadavg"
 LOAD_READS, LOAD_PAUSE = 5, 0.002
 
 
+def _own_running() -> int:
+    """This process's threads that are running or runnable now (state R in /proc/self/task), so
+    OpenMP workers still spinning after a step (torch's default wait policy, e.g. when seqgen is
+    used from Python rather than the CLI) are not taken for other work."""
+    running = 0
+    for task in os.scandir("/proc/self/task"):
+        try:
+            with open(f"{task.path}/stat", encoding="ascii") as f:
+                running += f.read().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):  # a thread that ended meanwhile
+            pass
+    return running
+
+
 def others_load(own_threads: int = 0) -> float:
     """How many cores other work keeps busy right now.
 
-    On Linux: the median of a few reads of the runnable-task count in /proc/loadavg, less the
-    reading thread. Our own threads add nothing there when read between steps (torch's OpenMP
-    workers then sleep: see ``seqgen.cli.base``), so an unchanged count is read each time. Elsewhere
-    the one-minute load average, less ``own_threads`` (it counts this process's work too)."""
+    On Linux: the median of a few reads of the runnable-task count in /proc/loadavg, less this
+    process's own runnable threads (the reading thread among them). Elsewhere the one-minute load
+    average, less ``own_threads`` (it counts this process's work too)."""
     try:
         reads = []
         for _ in range(LOAD_READS):
             with open(LOADAVG, encoding="ascii") as f:
-                reads.append(int(f.read().split()[3].split("/")[0]) - 1)
+                total = int(f.read().split()[3].split("/")[0])
+            reads.append(total - max(1, _own_running()))
             time.sleep(LOAD_PAUSE)
         return max(0.0, statistics.median(reads))
     except (OSError, IndexError, ValueError):

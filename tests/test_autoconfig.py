@@ -75,12 +75,12 @@ def test_the_speed_is_measured_once_and_a_busy_measurement_is_not_kept(tmp_path:
     monkeypatch.setattr(autoconfig, "_time_steps", fake_time)
     monkeypatch.setattr(autoconfig.os, "getloadavg", lambda: (50.0, 50.0, 50.0))
     autoconfig.measure_speed("cpu", False, 65)
-    assert not (tmp_path / "speed.json").exists() and len(timed) == 2
+    assert not (tmp_path / "speed.json").exists() and len(timed) == 4  # two widths, each timed twice
     monkeypatch.setattr(autoconfig.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
     speed = autoconfig.measure_speed("cpu", False, 65)
     assert speed.overhead == pytest.approx(0.01) and speed.per_flop == pytest.approx(1e-10)
     again = autoconfig.measure_speed("cpu", False, 65)
-    assert again == speed and len(timed) == 4  # the second call read the cache
+    assert again == speed and len(timed) == 8  # the second call read the cache
 
 
 def test_train_prints_and_stores_the_choice_and_flags_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,13 @@ def test_others_load_reads_the_run_queue_less_the_reader(tmp_path: Path, monkeyp
     loadavg.write_text("7.50 6.00 5.00 4/321 9999\n")
     monkeypatch.setattr(device, "LOADAVG", str(loadavg))
     monkeypatch.setattr(device, "LOAD_PAUSE", 0)
+    assert device._own_running() >= 1  # the reading thread itself, read from /proc/self/task
+    monkeypatch.setattr(device, "_own_running", lambda: 1)
     assert device.others_load() == 3  # the reading thread is one of the 4 runnable
+    # Our own spinning OpenMP workers (torch's default wait policy, as under seqgen.train() from
+    # Python) are runnable too, and are not other work.
+    monkeypatch.setattr(device, "_own_running", lambda: 3)
+    assert device.others_load() == 1
     # Without /proc (macOS): the one-minute average, less this process's own threads.
     monkeypatch.setattr(device, "LOADAVG", str(tmp_path / "missing"))
     monkeypatch.setattr(os, "getloadavg", lambda: (3.25, 1.0, 1.0))
