@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from seqgen import device
-from seqgen.cli.base import quiet_openmp
 from seqgen.config import Config
 from seqgen.device import ThreadShare, pick_device, usable_cores, use_bf16
 from seqgen.errors import SeqgenError
@@ -88,12 +87,3 @@ def test_thread_share_follows_the_load_and_puts_the_count_back(monkeypatch: pyte
     assert fixed.check(100.0) is None and torch.get_num_threads() == 1  # --threads 1 stays 1
     fixed.close()
     assert torch.get_num_threads() == before
-
-
-def test_the_cli_makes_openmp_wait_passively_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    quiet_openmp()
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    quiet_openmp()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -7,7 +7,6 @@ traceback instead).
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -52,17 +51,6 @@ class SeqgenGroup(click.Group):
 def main(ctx: click.Context, debug: bool) -> None:
     """Learn from sequences (text, music) and generate new ones."""
     ctx.obj = {"debug": debug}
-    quiet_openmp()
-
-
-def quiet_openmp() -> None:
-    """Make torch's OpenMP threads sleep, not spin, while they wait, unless the user chose.
-
-    A spinning thread burns the core a descheduled peer needs: on a busy 2-core machine a 2-thread
-    training ran 1 step in 15 s against 40 with passive waiting (issue 14). The runtime reads the
-    variable once, when it starts, so it must be set before torch is imported, which every
-    command does lazily, after this."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def fmt(value: Any) -> str:
