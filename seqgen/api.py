@@ -228,7 +228,7 @@ class Generator:
             >>> gen.token_nll("To be")   # doctest: +SKIP
             array([2.1..., 0.3..., ...], dtype=float32)
         """
-        from seqgen.evaluate import token_nll
+        from seqgen.scoring import token_nll
 
         ids = self.ids(data)
         if len(ids) < 2:

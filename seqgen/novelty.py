@@ -14,6 +14,7 @@ code that training used (``Corpus.splits``), never a re-implementation of the sp
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,10 +202,8 @@ def novelty_index(data: DataConfig) -> NoveltyIndex:
     if key not in _INDEXES:
         corpus = load_corpus(data.corpus, data.encoding)
         train = corpus.splits(data.val_frac, data.test_frac)["train"]
-        if corpus.domain == "music":  # imported here, as the tokenizers are: text runs never load music
-            from seqgen.music.novelty import MusicNovelty
-
-            index: NoveltyIndex = MusicNovelty(list(train))
+        if corpus.domain == "music":  # loaded by name, as corpus adapters are: text runs never load music
+            index: NoveltyIndex = importlib.import_module("seqgen.music.novelty").MusicNovelty(list(train))
         else:
             index = TextNovelty("".join(train))
         while len(_INDEXES) >= KEEP_INDEXES:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqgen.config import DataConfig
-from seqgen.evaluate import token_nll
+from seqgen.scoring import token_nll
 from seqgen.generate import SampleRequest, start_ids
 from seqgen.model import LanguageModel
 from seqgen.novelty import NoveltyIndex, novelty_index

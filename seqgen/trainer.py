@@ -33,7 +33,7 @@ from seqgen.board import Board
 from seqgen.device import ThreadShare, pick_device, use_bf16
 from seqgen.distributed import agree, agree_max, barrier, gather_rows, init_world, shutdown
 from seqgen.errors import SeqgenError
-from seqgen.evaluate import total_nll
+from seqgen.scoring import total_nll
 from seqgen.model import LanguageModel, State
 from seqgen.plots import plot_loss_curve
 from seqgen.run_dir import RunDir, new_run_path

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import seqgen
-from seqgen.evaluate import total_nll
+from seqgen.scoring import total_nll
 from seqgen.music.score import Piece
 
 TINY = {"hidden": 16, "embed": 8, "batch_size": 4, "seq_len": 16, "max_steps": 5, "max_time": 0, "seed": 3}

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from seqgen.cli import main
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
-from seqgen.evaluate import evaluate_checkpoint, report, token_nll, total_nll
+from seqgen.evaluate import evaluate_checkpoint, report
+from seqgen.scoring import token_nll, total_nll
 from seqgen.model import LanguageModel
 
 

@@ -23,7 +23,7 @@ def closure_cost(model: LanguageModel, codec: MusicTokenizer, piece: Piece, bars
     """Nats the model spends on the piece's first bar played again after its last (infinite for
     a piece that opens on silence: nothing to close on). The piece is ``bars`` bars of its opening
     meter long."""
-    from seqgen.evaluate import token_nll
+    from seqgen.scoring import token_nll
 
     num, den = piece.meter_at(0.0)
     plain = replace(piece, bars=[])  # bars follow the meter, as they will when the clip repeats

@@ -8,7 +8,7 @@ reader can map a click on a piece back to a character offset.
 
 from __future__ import annotations
 
-from seqgen.evaluate import token_nll
+from seqgen.scoring import token_nll
 from seqgen.model import LanguageModel
 from seqgen.tokenizer import Tokenizer
 

@@ -7,7 +7,7 @@ import torch
 
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
-from seqgen.evaluate import token_nll
+from seqgen.scoring import token_nll
 from seqgen.generate import SampleRequest, sample_music
 from seqgen.model import LanguageModel
 from seqgen.music.grid import GridTokenizer

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 from tiny_runs import MUSIC_RUN, TEXT_RUN, write_tunes
 
-from seqgen.evaluate import token_nll
+from seqgen.scoring import token_nll
 from seqgen.serve.catalog import BARELY_TRAINED
 from seqgen.serve.outputs import MAX_PRIMER_BYTES
 
