@@ -167,7 +167,9 @@ def test_text_studio_in_headless_chromium(page: Any, tmp_path: Path) -> None:
     expect(page.locator("#loss-caption")).to_contain_text("Only 2 points so far")
     curve = page.locator("#loss-curve")
     expect(curve).to_be_visible()
-    assert curve.evaluate("img => img.naturalWidth") > 0
+    # The chart loads after it is shown: wait for it (times out if the PNG never decodes).
+    page.wait_for_function("() => { const img = document.querySelector('#loss-curve');"
+                           " return img.complete && img.naturalWidth > 0; }", timeout=30_000)
     generate(page, expect, 120_000, seed="JULIET:", length="2000", num_samples="2", random_seed="")
     first = page.locator("#results .result").first
     texts = texts_of(first)
