@@ -25,13 +25,15 @@ GROUPS = {
     "machine": "benchmarks.machine",
     "throughput": "benchmarks.throughput",
     "sampling": "benchmarks.sampling",
+    "gpu": "benchmarks.gpu_sampling",
     "cli": "benchmarks.cli_sampling",
     "contention": "benchmarks.contention",
     "budget": "benchmarks.budget",
     "heldout": "benchmarks.heldout",
     "corpus": "benchmarks.corpus_prep",
 }
-TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling", "cli": "cli sampling",
+TITLES = {"machine": "machine", "throughput": "train throughput", "sampling": "sampling", "gpu": "gpu sampling",
+          "cli": "cli sampling",
           "contention": "busy machine", "budget": "val loss at budget", "heldout": "held-out loss",
           "corpus": "corpus prep"}
 COLUMNS = ("benchmark", "setting", "value", "reference/target", "ratio")

@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from seqgen.compact import StepWeight, int8_supported
 from seqgen.config import ModelConfig
 
+CPU = torch.device("cpu")
+
 #: Recurrent state: a tuple of (layers, batch, hidden) tensors: (h, c) for LSTMs, (h,) otherwise.
 State = tuple[Tensor, ...]
 
@@ -171,26 +173,27 @@ class LanguageModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def stepper(self, compact: bool = False) -> Stepper:
-        """The single-step inference form of this model (a snapshot of its current weights);
-        ``compact``: int8 weights for a few streams (see ``Stepper``)."""
-        return Stepper(self, compact)
+    def stepper(self, compact: bool = False, device: torch.device | str = "cpu") -> Stepper:
+        """The single-step inference form of this model (a snapshot of its current weights) on
+        ``device``; ``compact``: int8 weights for a few streams on a CPU (see ``Stepper``)."""
+        return Stepper(self, compact, torch.device(device))
 
 
 class Stepper:
     """Advances a trained model by one token per call with minimal per-call overhead."""
 
-    def __init__(self, model: LanguageModel, compact: bool = False) -> None:
-        """Copies the weights out (as float32 CPU tensors): the model itself is never touched, so
-        many threads can sample from one model at once. ``compact`` also keeps int8 copies of the
-        matrices, which a batch of a few streams uses (``seqgen.compact``): faster, not exact."""
+    def __init__(self, model: LanguageModel, compact: bool = False, device: torch.device = CPU) -> None:
+        """Copies the weights out (as float32 tensors on ``device``): the model itself is never
+        touched, so many threads can sample from one model at once. ``compact`` also keeps int8
+        copies of the matrices on a CPU, which a batch of a few streams uses (``seqgen.compact``):
+        faster, not exact. A GPU keeps float32 (its steps are launch-bound, not memory-bound)."""
         self.cell = model.config.cell
         self.layers = model.config.layers
-        compact = compact and int8_supported()
+        compact = compact and device.type == "cpu" and int8_supported()
 
         def weight(name: str, module: torch.nn.Module = model.rnn) -> Tensor:
             value = getattr(module, name).detach().float().cpu()
-            return value[order] if module is model.rnn and name[:3] in ("wei", "bia") else value
+            return (value[order] if module is model.rnn and name[:3] in ("wei", "bia") else value).to(device)
 
         order = ifog(model.config.hidden) if self.cell == "lstm" else slice(None)
 

@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol
 import torch
 from torch import Tensor
 
+from seqgen.cuda_step import on_device, sampling_device
 from seqgen.device import fair_threads
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
@@ -99,7 +100,7 @@ def threads_for(streams: int) -> int:
 def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: SamplingSettings,
              num_samples: int = 1, generator: torch.Generator | None = None,
              banned: Sequence[int] = (), constraint: Constraint | None = None,
-             compact: bool = True) -> Iterator[Tensor]:
+             compact: bool = True, device: str = "cpu") -> Iterator[Tensor]:
     """Yield ``length`` steps of new ids, each a (num_samples,) tensor, continuing ``seed``.
 
     The seed is fed once; the state is then copied to every sample and advanced one token at a
@@ -115,19 +116,22 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     about 1.5x faster for one stream, with logits within about 1e-3 of float32's (the benchmark
     reports the KL divergence); ``compact=False`` is the exact float32 step.
 
-    It runs on the CPU and leaves torch's thread count alone: the count is process-global, so
-    only a caller that owns the process may choose it, with ``threads_for`` (the CLI's ``sample``
-    does; the server, with requests running side by side, does not).
+    ``device`` is a name for ``seqgen.cuda_step.sampling_device`` (``auto``: a GPU for wide
+    models). On a GPU the draws use a GPU generator seeded from ``generator``. On the CPU, torch's thread count is left alone: the count is
+    process-global, so only a caller that owns the process may choose it, with ``threads_for``
+    (the CLI's ``sample`` does; the server, with requests running side by side, does not).
     """
     if not seed:
         raise ValueError("generate() needs at least one seed token to start from")
-    step = model.stepper(compact)
-    state = tuple(torch.zeros(model.config.layers, 1, model.config.hidden) for _ in model.init_state(1))
+    where = sampling_device(device, model.config.hidden)
+    step = model.stepper(compact, where)
+    state = model.init_state(1, where)
     for token in seed:  # prime: the same single-step code path, batch of one
-        logits, state = step(torch.tensor([token]), state)
+        logits, state = step(torch.tensor([token], device=where), state)
     state = tuple(s.expand(-1, num_samples, -1).contiguous() for s in state)
     logits = logits.expand(num_samples, -1)
-    ban = torch.zeros(logits.shape[-1])
+    generator = on_device(generator, where)
+    ban = torch.zeros(logits.shape[-1], device=where)
     ban[list(banned)] = float("-inf")
     if constraint is None:
         for _ in range(length):
@@ -140,7 +144,7 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     for _ in range(length):
         if done is not None and all(done(i) for i in samples):
             return
-        allowed = torch.stack([constraint.allowed(i) for i in samples])
+        allowed = torch.stack([constraint.allowed(i) for i in samples]).to(where)
         tokens = choose((logits + ban if banned else logits).masked_fill(~allowed, float("-inf")), settings, generator)
         for i, token in enumerate(tokens.tolist()):
             constraint.advance(i, token)
