@@ -46,7 +46,8 @@ def report(split: str, nll: float, tokens: int, units: dict[str, float]) -> dict
 
 
 def evaluate_checkpoint(spec: str | Path | None, split: str = "val", device: str = "auto",
-                        samples: int = 8, bars: float = 0.0, random_seed: int = 0) -> dict[str, Any]:
+                        samples: int = 8, bars: float = 0.0, random_seed: int = 0,
+                        free_voice_leading: bool = False) -> dict[str, Any]:
     """Load a checkpoint, score it on a whole split of its own corpus and report (see ``report``).
 
     For music, ``samples`` pieces of ``bars`` bars (0: ``seqgen sample``'s default length) are
@@ -70,7 +71,8 @@ def evaluate_checkpoint(spec: str | Path | None, split: str = "val", device: str
         from seqgen.music.theory import VoiceProfile
 
         bars = bars or DEFAULT_BARS
-        request = SampleRequest(num_samples=samples, random_seed=random_seed, bars=bars)
+        request = SampleRequest(num_samples=samples, random_seed=random_seed, bars=bars,
+                                free_voice_leading=free_voice_leading)
         generated = sample_music(model.cpu(), tokenizer, request)
         splits = load_corpus(config.data.corpus, config.data.encoding).splits(config.data.val_frac, config.data.test_frac)
         result["sample_stats"] = compare(generated, splits[split], VoiceProfile.of(splits["train"]), bars)

@@ -23,14 +23,16 @@ MAX_SKIPPED_SHOWN = 20
 @click.option("--bars", default=0.0, help="Music: bars asked of each sample; the split's pieces are cut to as many "
               "(0: seqgen sample's default).")
 @click.option("--random-seed", default=0, help="Music: random seed of the samples.")
+@click.option("--free-voice-leading", is_flag=True,
+              help="Music: sample as `seqgen sample --free-voice-leading` does.")
 def evaluate(checkpoint: str | None, split: str, as_json: bool, device: str, samples: int, bars: float,
-             random_seed: int) -> None:
+             random_seed: int, free_voice_leading: bool) -> None:
     """Total NLL, nats/token, bits/char (or nats per note/quarter/beat/second) and perplexity over
     a whole split; for music, also music-theory statistics of generated samples next to the
     split's pieces cut to the same length."""
     from seqgen.evaluate import evaluate_checkpoint
 
-    result = evaluate_checkpoint(checkpoint, split, device, samples, bars, random_seed)
+    result = evaluate_checkpoint(checkpoint, split, device, samples, bars, random_seed, free_voice_leading)
     if as_json:
         click.echo(json.dumps(result))
         return

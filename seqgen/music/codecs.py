@@ -115,7 +115,10 @@ class TrackTable:
             self._by_family.setdefault((int(t["program"]) // 8, bool(t["is_drum"])), i)
 
     @classmethod
-    def fit(cls, pieces: Sequence[Piece], max_tracks: int = MAX_TRACKS) -> TrackTable:
+    def fit(cls, pieces: Sequence[Piece], max_tracks: int = MAX_TRACKS,
+            written: Sequence[Piece] | None = None) -> TrackTable:
+        """The table of ``pieces``, with pitches (median, range) from ``written`` if given: the
+        pieces before transposition (copies in 12 keys would take a soprano to 87)."""
         counts: Counter[tuple[str, int, bool]] = Counter()
         first: dict[tuple[str, int, bool], int] = {}
         pitches: dict[tuple[str, int, bool], Counter[int]] = defaultdict(Counter)
@@ -126,8 +129,10 @@ class TrackTable:
                 counts[key] += 1
                 first.setdefault(key, len(first))
                 polyphony[key] = max(polyphony[key], _most_at_once(track.notes))
+        for piece in pieces if written is None else written:
+            for track in piece.tracks:
                 if not track.is_drum:
-                    pitches[key].update(int(n.pitch) for n in track.notes)
+                    pitches[(track.name, int(track.program), False)].update(int(n.pitch) for n in track.notes)
         kept = sorted(counts, key=lambda k: (-counts[k], first[k]))[:max_tracks]
         kept.sort(key=lambda k: first[k])
         tracks: list[dict[str, Any]] = []

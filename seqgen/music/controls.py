@@ -54,11 +54,13 @@ class Controls:
     """What the user asked of a sample beyond its length: a key (pitches outside it are never
     drawn), a meter (the header's and every bar's) and a tempo (the header's tempo token is the
     one nearest it, and the model writes no tempo change). None: the model's choice, except the
-    header tempo, which is the corpus's usual one."""
+    header tempo, which is the corpus's usual one. ``voice_leading``: voices that sing one note at
+    a time never move in parallel fifths or octaves, nor cross (``seqgen.music.voice_leading``)."""
 
     key: Key | None = None
     meter: tuple[int, int] | None = None
     tempo: float | None = None
+    voice_leading: bool = True
 
 
 def parse_key(text: str) -> Key:

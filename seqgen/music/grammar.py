@@ -23,7 +23,8 @@ changes it; the header's tempo is the one nearest the requested tempo (else the 
 one, ``GridTokenizer.default_tempo``) and with a requested tempo no change follows; and
 ``PitchRules`` keep each track's new notes in the key, in the track's fitted range and within its
 fitted polyphony (a track never starts a note while it sounds as many as it may; a ``Pos`` is
-drawn only where some track may start one).
+drawn only where some track may start one). Single-line voices move in no parallel fifths or
+octaves and do not cross, unless the controls free them (``seqgen.music.voice_leading``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from torch import Tensor
 
 from seqgen.errors import SeqgenError
 from seqgen.music.controls import Controls, PitchRules
+from seqgen.music.voice_leading import Note, crossing_pitches, parallel_pitches, remember
 
 if TYPE_CHECKING:
     from seqgen.music.grid import GridTokenizer
@@ -62,6 +64,7 @@ class _State:
     end_step: int | None = None  # with bars: where the requested bars end
     reached: bool = False  # with bars: a note sounds across end_step
     ends: dict[int, list[int]] = field(default_factory=dict)  # track -> end steps of notes sounding
+    sung: dict[int, list[Note]] = field(default_factory=dict)  # single-line voice -> its recent notes
 
 
 class GridGrammar:
@@ -86,6 +89,11 @@ class GridGrammar:
         self.tempo_changes = controls.tempo is None
         self.rules = PitchRules(codec.tracks, controls.key)
         self.playable = [slot for slot in range(self.count.get(TRACK, 0)) if self.rules.playable(slot)]
+        # Voices that sing one note at a time, kept from parallel fifths and octaves unless allowed.
+        self.voices = [slot for slot in codec.tracks.voices()  # top voice first
+                       if slot in self.playable and self.rules.polyphony[slot] == 1
+                       and not codec.tracks.tracks[slot]["is_drum"]]
+        self.voice_leading = controls.voice_leading
         state = _State(meter=codec.default_meter)
         for token in start_ids:
             self._advance(state, int(token))
@@ -191,7 +199,14 @@ class GridGrammar:
 
     def _allow_pitch(self, mask: Tensor, s: _State) -> None:
         first = self.first[PITCH]
-        mask[first: first + 128] = self.rules.pitches[s.track]  # type: ignore[index]
+        pitches = self.rules.pitches[s.track]  # type: ignore[index]
+        if self.voice_leading and s.track in self.voices:
+            onset = (s.bar_start or 0) + max(s.pos, 0)
+            for refused in (parallel_pitches(s.sung, s.track, onset),  # type: ignore[arg-type]
+                            crossing_pitches(s.sung, s.track, onset, self.voices)):  # type: ignore[arg-type]
+                if (pitches & ~refused).any():
+                    pitches = pitches & ~refused
+        mask[first: first + 128] = pitches
 
     def _allow_end(self, mask: Tensor, s: _State) -> None:
         if not self.bars or self._reached(s):
@@ -249,6 +264,8 @@ class GridGrammar:
                     s.reached = True
                 if s.track is not None:  # what still sounds from here on, for the polyphony rule
                     s.ends[s.track] = [e for e in s.ends.get(s.track, []) if e > onset] + [onset + value]
+                if s.track in self.voices:
+                    s.sung[s.track] = remember(s.sung.get(s.track, []), (onset, onset + value, s.pitch))
                 s.pitch = None
             s.phase = AT_DUR
 
@@ -272,4 +289,5 @@ class GridGrammar:
 
 
 def _copy(s: _State) -> _State:
-    return _State(**{**vars(s), "ends": {t: list(e) for t, e in s.ends.items()}})
+    return _State(**{**vars(s), "ends": {t: list(e) for t, e in s.ends.items()},
+                     "sung": {t: list(n) for t, n in s.sung.items()}})

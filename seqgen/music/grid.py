@@ -100,7 +100,8 @@ class GridTokenizer(MusicTokenizer):
     @classmethod
     def fit(cls, train_docs: Sequence[Piece], **options: Any) -> GridTokenizer:
         """Options: ``steps_per_quarter`` (12; 24 makes 32nd notes exact, 60 quintuplets),
-        ``max_duration`` in quarters (16), ``max_tracks`` (64); others are ignored."""
+        ``max_duration`` in quarters (16), ``max_tracks`` (64), ``written`` (the pieces before
+        transposition, for the tracks' ranges: ``TrackTable.fit``); others are ignored."""
         steps = int(options.get("steps_per_quarter") or 12)
         max_quarters = float(options.get("max_duration") or 16)
         meters: Counter[tuple[int, int]] = Counter()
@@ -115,7 +116,7 @@ class GridTokenizer(MusicTokenizer):
         return cls(
             steps_per_quarter=steps,
             max_duration_steps=max(1, round(max_quarters * steps)),
-            tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS)).tracks,
+            tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS), options.get("written")).tracks,
             time_signatures=sorted(meters),
             default_time_signature=starts.most_common(1)[0][0] if starts else (4, 4),
             default_tempo=tempi.most_common(1)[0][0] if tempi else 120,

@@ -35,7 +35,8 @@ COMMON: dict[str, tuple[type, float, float]] = {
 TEXT_FIELDS = {**COMMON, "stop": (str, 0, 200)}
 MUSIC_FIELDS = {**COMMON, "bars": (float, 0, MAX_BARS), "seconds": (float, 0, MAX_SECONDS),
                 "tempo": (float, MIN_TEMPO, MAX_TEMPO), "key": (str, 0, 40), "time_signature": (str, 0, 7),
-                "loop": (bool, 0, 1), "only_new": (bool, 0, 1), "primer": (str, 0, 64)}
+                "loop": (bool, 0, 1), "only_new": (bool, 0, 1), "free_voice_leading": (bool, 0, 1),
+                "primer": (str, 0, 64)}
 NULLABLE = {"random_seed", "keep", "rank", "tempo", "key", "time_signature"}  # null: the same as leaving the field out
 SETTINGS = ("temperature", "top_k", "top_p")  # the fields that make up SamplingSettings
 

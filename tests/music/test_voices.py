@@ -115,3 +115,14 @@ def test_drums_in_musicxml_are_a_percussion_part(tmp_path: Path) -> None:
     clefs = {p.partName: [c for c in p.recurse().getElementsByClass("Clef")] for p in score.parts}
     assert clefs["Drums"] and all(isinstance(c, clef.PercussionClef) for c in clefs["Drums"])
     assert not any(isinstance(c, clef.PercussionClef) for c in clefs["Piano"])
+
+
+@pytest.mark.parametrize("kind", ["grid", "performance"])
+def test_voice_ranges_are_those_of_the_pieces_as_written(kind: str) -> None:
+    """Transposed copies widen what the model hears, not what a voice may sing."""
+    from seqgen.music.score import transpose
+
+    written = [Piece([Track("Soprano", 52, False, [Note(60 + i, float(i), 1.0, 80) for i in range(22)])])]
+    keys = [transpose(p, k) for k in range(-5, 7) for p in written]
+    assert fit_tokenizer(kind, keys).tracks.limits(0)[:2] == (55, 87)
+    assert fit_tokenizer(kind, keys, written=written).tracks.limits(0)[:2] == (60, 81)
