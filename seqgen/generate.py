@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from seqgen.cuda_step import sampling_device
 from seqgen.errors import SeqgenError
 from seqgen.model import LanguageModel
 from seqgen.music.controls import Controls, parse_key, parse_meter
@@ -53,6 +54,8 @@ class SampleRequest:
     key: str | None = None  # music: "E minor": no pitch outside it is drawn, and it is the key signature
     time_signature: str | None = None  # music: "3/4": the meter of every bar
     loop: bool = False  # music: keep the samples (of several times as many) whose end leads back to bar 1
+    free_voice_leading: bool = False  # music: let single-line voices move in parallel 5ths/8ves and cross
+    device: str = "auto"  # where to sample: auto (a GPU for models of GPU_HIDDEN units), cpu, cuda, cuda:N
 
     def __post_init__(self) -> None:
         if self.length is not None and self.length <= 0:
@@ -78,12 +81,13 @@ class SampleRequest:
         if self.loop and (self.primer or self.seconds or (self.length and not self.bars) or self.bars % 1):
             raise SeqgenError("a --loop is a whole number of --bars on its own: give --bars, without --primer")
         self.controls()  # refuse a key or meter that cannot be read now, not after loading a model
+        sampling_device(self.device, 0)  # and a device that is not there
 
     def controls(self) -> Controls:
         """The key, meter and tempo asked for, parsed (``seqgen.music.controls``)."""
         return Controls(key=parse_key(self.key) if self.key else None,
                         meter=parse_meter(self.time_signature) if self.time_signature else None,
-                        tempo=self.tempo)
+                        tempo=self.tempo, voice_leading=not self.free_voice_leading)
 
     def generator(self) -> torch.Generator:
         g = torch.Generator()
@@ -119,7 +123,7 @@ def sample_text(model: LanguageModel, tokenizer: Tokenizer, request: SampleReque
     stop = request.stop
     length = request.length or DEFAULT_LENGTH
     for ids in generate(model, seed_ids, length, request.settings, request.num_samples, request.generator(),
-                        tokenizer.banned):
+                        tokenizer.banned, device=request.device):
         for index, token in enumerate(ids.tolist()):
             if done[index]:
                 continue
@@ -190,7 +194,7 @@ def sample_music(model: LanguageModel, tokenizer: Tokenizer, request: SampleRequ
     if (controls.meter or request.loop) and tokenizer.timebase != "quarters":
         raise SeqgenError(f"--time-signature and --loop need bars; the {tokenizer.kind} codec keeps time in seconds")
     stream = generate(model, start, limit, request.settings, count, request.generator(),
-                      tokenizer.banned, constraint=grammar)
+                      tokenizer.banned, constraint=grammar, device=request.device)
     check = bool(seconds or bars)  # decode now and then to see the length (a grammar may not count it)
     for step, tokens in enumerate(stream, 1):
         for index, token in enumerate(tokens.tolist()):

@@ -43,12 +43,18 @@ from seqgen.errors import SeqgenError
 @click.option("--time-signature", default=None, help="Music: the meter of every bar, e.g. 3/4 (one the model knows).")
 @click.option("--loop", is_flag=True,
               help="Music: loops of exactly --bars bars, the best of 4x as many by how their end leads back to bar 1.")
+@click.option("--free-voice-leading", is_flag=True,
+              help="Music: let voices that sing one note at a time move in parallel fifths and octaves and cross "
+                   "each other (by default the grammar refuses the pitch that would).")
+@click.option("--device", default="auto",
+              help="auto (a CUDA GPU for models of 1024+ hidden units, else the CPU), cpu, cuda or cuda:N.")
 @click.option("--out", type=click.Path(dir_okay=False), multiple=True,
               help="Output file: .txt for text; .mid, .musicxml, .wav or .png for music (repeatable).")
 def sample(checkpoint: str | None, seed: str, length: int | None, temperature: float, top_k: int, top_p: float,
            num_samples: int, stop: str, random_seed: int | None, primer: str | None, bars: float, seconds: float,
            only_new: bool, tempo: float | None, keep: int | None, rank: str | None, key: str | None,
-           time_signature: str | None, loop: bool, out: tuple[str, ...]) -> None:
+           time_signature: str | None, loop: bool, free_voice_leading: bool, device: str,
+           out: tuple[str, ...]) -> None:
     """Generate from a trained checkpoint: text streams to stdout, music goes to --out files."""
     import torch
 
@@ -57,7 +63,8 @@ def sample(checkpoint: str | None, seed: str, length: int | None, temperature: f
     from seqgen.sampler import SamplingSettings, threads_for
 
     request = SampleRequest(seed, length, num_samples, stop, random_seed, SamplingSettings(temperature, top_k, top_p),
-                            bars, seconds, primer, only_new, tempo, keep, rank, key, time_signature, loop)
+                            bars, seconds, primer, only_new, tempo, keep, rank, key, time_signature, loop,
+                            free_voice_leading, device)
     # This process is ours: the global count is ours to set, before loading (on a busy machine
     # even the load's checks run faster on the threads chosen).
     torch.set_num_threads(threads_for(num_samples))
