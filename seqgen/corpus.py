@@ -34,6 +34,8 @@ class Corpus(ABC):
     name: str
     #: "text" or "music": decides the default tokenizer and which writers apply.
     domain: str
+    #: Music: grid steps per quarter note its rhythms need (``--grid-steps 0``); 0: the codec's own.
+    grid_steps: int = 0
 
     @abstractmethod
     def fingerprint(self) -> str:
@@ -47,6 +49,10 @@ class Corpus(ABC):
     def augment(self, train_docs: list[Any], transpose: int) -> list[Any]:
         """Extra training documents made from the train split (music: other keys). Text has none."""
         return train_docs
+
+    def copies(self, transpose: int) -> int:
+        """How many versions of each train document ``augment`` gives (1: the document alone)."""
+        return 1
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

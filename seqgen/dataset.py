@@ -26,7 +26,7 @@ from seqgen.errors import SeqgenError
 from seqgen.paths import cache_dir, slug
 from seqgen.tokenizer import Tokenizer, fit_tokenizer, tokenizer_class, tokenizer_from_state
 
-CACHE_VERSION = 2  # 2: music units hold quarters and beats of the time signature
+CACHE_VERSION = 3  # 2: music units hold quarters and beats of the time signature; 3: ranges as written
 
 
 @dataclass
@@ -38,6 +38,7 @@ class TokenData:
     units: dict[str, dict[str, float]]  # split -> {"chars": ..} or {"notes": .., "beats": ..}
     corpus_name: str
     domain: str
+    copies: int = 1  # versions of each train document (music: keys it is transposed to)
 
 
 def default_tokenizer(corpus: Corpus) -> str:
@@ -51,7 +52,7 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
         "version": CACHE_VERSION,
         "corpus": corpus.fingerprint(),
         "tokenizer": kind,
-        "codec": {"version": tokenizer_class(kind).version, **fit_options(kind, data)},
+        "codec": {"version": tokenizer_class(kind).version, **fit_options(kind, data, corpus)},
         "val_frac": data.val_frac,
         "test_frac": data.test_frac,
         "transpose": data.transpose if corpus.domain == "music" else None,
@@ -60,13 +61,14 @@ def prepare(corpus: Corpus, data: DataConfig) -> TokenData:
     folder = cache_dir() / slug(corpus.name) / f"{kind}-{key}"
     if not (folder / "meta.json").exists():
         _build(corpus, data, kind, folder)
-    return _load(folder, corpus)
+    return _load(folder, corpus, corpus.copies(data.transpose))
 
 
-def fit_options(kind: str, data: DataConfig) -> dict[str, Any]:
+def fit_options(kind: str, data: DataConfig, corpus: Corpus) -> dict[str, Any]:
     """The settings tokenizer ``kind`` is fitted with: only those it declares, so the cache key
-    holds every setting that changes its ids and none that does not."""
-    offered = {"vocab_size": data.vocab_size, "steps_per_quarter": data.grid_steps,
+    holds every setting that changes its ids and none that does not. A grid of 0 steps is the
+    corpus's own (``Corpus.grid_steps``)."""
+    offered = {"vocab_size": data.vocab_size, "steps_per_quarter": data.grid_steps or corpus.grid_steps,
                "max_duration": data.max_duration, "max_shift": data.max_shift}
     return {name: offered[name] for name in tokenizer_class(kind).fit_options}
 
@@ -86,8 +88,10 @@ def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
     if domain != corpus.domain:
         raise SeqgenError(f"tokenizer {kind!r} is for {domain}, but corpus {corpus.name!r} is {corpus.domain}")
     splits = corpus.splits(data.val_frac, data.test_frac)
-    splits["train"] = corpus.augment(splits["train"], data.transpose)
-    tokenizer = fit_tokenizer(kind, splits["train"], **fit_options(kind, data))
+    written = splits["train"]
+    splits["train"] = corpus.augment(written, data.transpose)
+    # Text tokenizers ignore ``written``; music ones take their tracks' ranges from it.
+    tokenizer = fit_tokenizer(kind, splits["train"], written=written, **fit_options(kind, data, corpus))
     dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))
@@ -116,7 +120,7 @@ def _build(corpus: Corpus, data: DataConfig, kind: str, folder: Path) -> None:
         raise
 
 
-def _load(folder: Path, corpus: Corpus) -> TokenData:
+def _load(folder: Path, corpus: Corpus, copies: int) -> TokenData:
     meta = json.loads((folder / "meta.json").read_text())
     arrays = {}
     for split in SPLITS:
@@ -126,5 +130,5 @@ def _load(folder: Path, corpus: Corpus) -> TokenData:
             if n else np.zeros(0, dtype=meta["dtype"])
         )
     tokenizer = tokenizer_from_state(torch.load(folder / "tokenizer.pt", weights_only=True))
-    return TokenData(tokenizer, arrays, meta["units"], corpus.name, corpus.domain)
+    return TokenData(tokenizer, arrays, meta["units"], corpus.name, corpus.domain, copies)
 

@@ -74,6 +74,9 @@ SETTLE, PLAN_STEPS, PLAN_SHARE = 10, 200, 0.1
 #: A run whose steps became much slower than measured (a busy machine) still stops at this many
 #: times its time budget.
 OVERRUN = 1.5
+#: Every CHECK_STEPS steps a plan is raised if the mean speed since timing began fits GROW times
+#: its steps (first steps slowed by other work would leave budget unused); never lowered (OVERRUN).
+CHECK_STEPS, GROW = 500, 1.05
 
 
 def progress(t: TrainConfig, step: int, elapsed: float, steps_per_epoch: int) -> float:
@@ -98,14 +101,17 @@ class SpeedClock:
     start: tuple[int, float] | None = None  # (step, training time) where timing began
 
     def tick(self, t: TrainConfig, step: int, elapsed: float) -> bool:
-        """Record a finished step; True once the budget still needs planning and enough is timed."""
-        if not t.max_time or t.planned_steps:
+        """Record a finished step; True once the budget needs planning and enough is timed, or
+        when a plan should grow (see CHECK_STEPS)."""
+        if not t.max_time:
             return False
         if self.start is None:
             if step - self.first_step >= SETTLE:
                 self.start = (step, elapsed)
             return False
         steps, seconds = step - self.start[0], elapsed - self.start[1]
+        if t.planned_steps:
+            return steps % CHECK_STEPS == 0 and self.plan(t, step, elapsed) > GROW * t.planned_steps
         return steps >= PLAN_STEPS or seconds >= PLAN_SHARE * t.max_time
 
     def plan(self, t: TrainConfig, step: int, elapsed: float) -> int:
@@ -296,7 +302,7 @@ class Trainer:
                 interrupted, done, plan = agree(
                     [bool(caught), self.finished(), clock.tick(t, self.step, self.train_time)], self.world)
                 if plan:
-                    self._plan(run, clock.plan(t, self.step, self.train_time))
+                    self._plan(run, max(t.planned_steps, clock.plan(t, self.step, self.train_time)))
                 if interrupted:
                     self._save(run, ["last.pt"])
                     bar.close()

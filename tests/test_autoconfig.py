@@ -99,3 +99,13 @@ def test_train_prints_and_stores_the_choice_and_flags_win(tmp_path: Path, monkey
                                       "--eval-every", "2", "--run-dir", "run2"])
     assert given.exit_code == 0 and "auto:" not in given.output
     assert json.loads(Path("run2/config.json").read_text())["model"]["cell"] == resolve_config().model.cell
+
+
+def test_transposed_copies_are_not_new_data() -> None:
+    """bach's train split is 12 keys of each chorale: the width cap counts the distinct tokens,
+    so 3.44 M augmented tokens get the model 287 k tokens allow, not one twelve times larger."""
+    speed = speed_giving(20000, 600.0)  # fast enough for any width
+    plain = choose(3_440_000, 474, 600.0, 0, 0.0, speed)
+    keys = choose(3_440_000, 474, 600.0, 0, 0.0, speed, copies=12)
+    assert keys.settings["hidden"] < plain.settings["hidden"]
+    assert autoconfig.weights(keys.settings["hidden"], 474) <= autoconfig.PARAMS_PER_TOKEN * 3_440_000 / 12

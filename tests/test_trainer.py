@@ -178,3 +178,18 @@ def test_tensorboard_missing_is_one_clear_error(small_text: Path, monkeypatch: p
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the package were absent
     with pytest.raises(SeqgenError, match=r"pip install 'seqgen\[tensorboard\]'"):
         Trainer(twenty_steps(small_text, tensorboard=True), echo=lambda _message: None).run()
+
+
+def test_a_plan_grows_when_the_run_speeds_up_and_never_shrinks() -> None:
+    """Planned from slow first steps, a run that speeds up gets the steps its budget now fits
+    (checked every CHECK_STEPS steps); one that slows down keeps its plan (OVERRUN holds it)."""
+    from seqgen.trainer import CHECK_STEPS, SpeedClock
+
+    t = TrainConfig(max_steps=0, max_time=100.0, planned_steps=1000)
+    clock = SpeedClock(first_step=0)
+    assert not clock.tick(t, 10, 1.0)  # timing starts after the settling steps
+    at = 10 + CHECK_STEPS
+    assert clock.tick(t, at, 21.0)  # 25 steps/s since: 79 s left fit ~2,000 more
+    assert clock.plan(t, at, 21.0) == at + round(79 * 25)
+    assert not clock.tick(t, at + 1, 21.04)  # checked only every CHECK_STEPS steps
+    assert not clock.tick(t, at, 81.0)  # 6.25 steps/s: fewer than planned, the plan stands

@@ -50,8 +50,9 @@ class MusicCorpus(Corpus):
 
     def __init__(self, name: str, sources: list[Source] | Callable[[], list[Source]], fingerprint: str,
                  source_text: str, given_splits: bool = False,
-                 transform: Callable[[Piece], Piece] | None = None) -> None:
+                 transform: Callable[[Piece], Piece] | None = None, grid_steps: int = 0) -> None:
         self.name = name
+        self.grid_steps = grid_steps
         # Applied after the parse cache, so changing it never needs a re-parse.
         self.transform = transform
         # A callable defers finding the files (importing music21) until a cache miss needs them.
@@ -148,9 +149,10 @@ class MusicCorpus(Corpus):
         """Each train piece in every shift from ``-transpose + 1`` to ``+transpose`` semitones
         (12 keys for 6): the model hears every progression in every key, which helps it most
         where there are few pieces (Walder 2016). Val and test stay as written."""
-        if transpose <= 0:
-            return train_docs
-        return [transpose_piece(p, k) if k else p for k in range(1 - transpose, transpose + 1) for p in train_docs]
+        return [transpose_piece(p, k) if k else p for k in shifts(transpose) for p in train_docs]
+
+    def copies(self, transpose: int) -> int:
+        return len(shifts(transpose))
 
     def describe(self) -> dict[str, Any]:
         pieces = self.pieces()
@@ -284,6 +286,11 @@ def bach() -> MusicCorpus:
                        "music21 corpus: Bach chorales (Riemenschneider order)", transform=satb_only)
 
 
+def shifts(transpose: int) -> range:
+    """The semitone shifts ``MusicCorpus.augment`` plays each train piece in (0 alone for none)."""
+    return range(1 - transpose, transpose + 1) if transpose > 0 else range(1)
+
+
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 CHOIR = 52  # General MIDI "Choir Aahs": one sound for every voice, whatever the source file said
 
@@ -313,6 +320,11 @@ FOLK_COLLECTIONS = {"oneills1850": 2000, "ryansMammoth": 1060, "essenFolksong": 
 FOLK_DEFAULT = ("oneills1850", "ryansMammoth")
 
 
+#: The folk books' grid: their ornaments and dotted rhythms hold 32nd notes, which 12 steps per
+#: quarter round away (round-trip note F1 0.9875 at 12 steps, 0.9997 at 24).
+FOLK_GRID_STEPS = 24
+
+
 def _folk(name: str, collections: tuple[str, ...], text: str) -> MusicCorpus:
     def sources() -> list[Source]:
         from music21 import corpus
@@ -321,7 +333,7 @@ def _folk(name: str, collections: tuple[str, ...], text: str) -> MusicCorpus:
         return [Source(str(f), f"{c}/{f.name}") for c in collections for f in sorted((root / c).glob("*.abc"))]
 
     extra = "-" + "+".join(collections)
-    return MusicCorpus(name, sources, _builtin_fingerprint(extra), text)
+    return MusicCorpus(name, sources, _builtin_fingerprint(extra), text, grid_steps=FOLK_GRID_STEPS)
 
 
 @register_corpus("folk", "~3,000 Irish/Scottish folk tunes (O'Neill's 1850, Ryan's Mammoth; music21 ABC)")

@@ -197,3 +197,14 @@ def test_folder_collections_each_reach_val_and_test(tmp_path: Path) -> None:
         assert sorted(p.title.split("/")[0] for p in splits[split]) == ["jigs", "reels"]
     assert "of each of 2 collection(s)" in corpus.describe()["splits"]
     assert corpus.fingerprint().endswith("-split1")  # token arrays built on the old split rebuild
+
+
+def test_token_data_counts_the_keys_each_train_piece_is_played_in(midi_folder: Path, small_text: Path) -> None:
+    from seqgen.config import DataConfig
+    from seqgen.dataset import prepare
+
+    music = load_corpus(str(midi_folder))
+    keys, plain = prepare(music, DataConfig(transpose=6)), prepare(music, DataConfig(transpose=0))
+    assert (keys.copies, plain.copies) == (12, 1)
+    assert len(keys.arrays["train"]) > 10 * len(plain.arrays["train"])
+    assert prepare(load_corpus(str(small_text)), DataConfig(transpose=6)).copies == 1
