@@ -43,7 +43,7 @@ class DataConfig:
     # Music: train pieces in this many keys up and down (6: all 12 keys); 0 turns it off.
     transpose: int = 6
     # Music codec settings (saved in the tokenizer state, part of the token-cache key).
-    grid_steps: int = 12  # grid: steps per quarter note; 24 makes 32nd notes exact, 60 quintuplets
+    grid_steps: int = 0  # grid: steps per quarter note (0: the corpus's own); 24 makes 32nds exact, 60 quintuplets
     max_duration: float = 16.0  # grid: longest note in quarter notes (longer ones are cut)
     max_shift: float = 1.0  # performance: longest single time shift in seconds (longer gaps take several)
 
@@ -160,8 +160,9 @@ class Config:
             (t.precision in PRECISIONS, f"unknown precision {t.precision!r}; choose one of {', '.join(PRECISIONS)}"),
             (d.vocab_size > 0, "vocab size must be positive"),
             (d.transpose >= 0, "transpose must be >= 0 (0 turns augmentation off)"),
-            (d.grid_steps % 4 == 0 and 4 <= d.grid_steps <= MAX_GRID_STEPS,
-             f"grid steps must be a multiple of 4 from 4 to {MAX_GRID_STEPS} (so every x/16 bar is whole steps), "
+            (d.grid_steps == 0 or (d.grid_steps % 4 == 0 and 4 <= d.grid_steps <= MAX_GRID_STEPS),
+             f"grid steps must be 0 (the corpus's own) or a multiple of 4 from 4 to {MAX_GRID_STEPS} (so every x/16 "
+             "bar is whole steps), "
              f"got {d.grid_steps}"),
             (0 < d.max_duration <= MAX_DURATION_QUARTERS,
              f"max duration must be above 0 and at most {MAX_DURATION_QUARTERS} quarter notes"),

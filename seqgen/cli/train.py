@@ -19,8 +19,8 @@ CODEC_OPTIONS = [
     config_option(d, "tokenizer", "char | bpe | unigram (text); grid | performance (music). Empty: char for text, grid for music."),
     config_option(d, "vocab_size", "Vocabulary size for bpe/unigram."),
     config_option(d, "transpose", "Music: also train on each piece moved up to N semitones down/up (0: off)."),
-    config_option(d, "grid_steps", "Grid codec: steps per quarter note, a multiple of 4 up to 120 "
-                  "(12: 16ths and triplets; 24: also 32nds; 60: also quintuplets)."),
+    config_option(d, "grid_steps", "Grid codec: steps per quarter note, a multiple of 4 up to 120 (12: 16ths "
+                  "and triplets; 24: also 32nds; 60: also quintuplets); 0: the corpus's own (24 for folk, else 12)."),
     config_option(d, "max_duration", "Grid codec: longest note in quarter notes (longer ones are cut)."),
     config_option(d, "max_shift", "Performance codec: longest time-shift token in seconds."),
 ]

@@ -105,11 +105,24 @@ def test_train_flag_reaches_the_checkpoint(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flags, message", [
-    ({"grid_steps": 10}, "grid steps must be a multiple of 4"),
-    ({"grid_steps": 124}, "grid steps must be a multiple of 4"),
+    ({"grid_steps": 10}, "grid steps must be 0 .the corpus.s own. or a multiple of 4"),
+    ({"grid_steps": 124}, "grid steps must be 0 .the corpus.s own. or a multiple of 4"),
     ({"max_duration": 0}, "max duration"),
     ({"max_shift": 11}, "max shift"),
 ])
 def test_bad_settings_are_refused(flags: dict[str, float], message: str) -> None:
     with pytest.raises(SeqgenError, match=message):
         resolve_config(flags=flags).validate()
+
+
+def test_a_grid_of_0_is_the_corpus_own() -> None:
+    """folk's ornaments need 32nd notes, so its grid is 24 steps unless one is given; others 12."""
+    from seqgen.corpus import load_corpus
+    from seqgen.dataset import fit_options
+    from seqgen.music.grid import GridTokenizer
+
+    folk, bach = load_corpus("folk"), load_corpus("bach")  # no parse: the files are found lazily
+    assert fit_options("grid", DataConfig(), folk) == {"steps_per_quarter": 24, "max_duration": 16.0}
+    assert fit_options("grid", DataConfig(grid_steps=12), folk)["steps_per_quarter"] == 12
+    assert fit_options("grid", DataConfig(), bach)["steps_per_quarter"] == 0
+    assert GridTokenizer.fit([], steps_per_quarter=0).steps == 12
