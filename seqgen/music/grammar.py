@@ -89,7 +89,7 @@ class GridGrammar:
         self.tempo_changes = controls.tempo is None
         self.rules = PitchRules(codec.tracks, controls.key)
         self.playable = [slot for slot in range(self.count.get(TRACK, 0)) if self.rules.playable(slot)]
-        # Voices that sing one note at a time, kept from parallel fifths and octaves unless allowed.
+        # Voices that sing one note at a time: no parallel fifths or octaves, no crossing, unless freed.
         self.voices = [slot for slot in codec.tracks.voices()  # top voice first
                        if slot in self.playable and self.rules.polyphony[slot] == 1
                        and not codec.tracks.tracks[slot]["is_drum"]]
