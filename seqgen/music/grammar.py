@@ -204,8 +204,8 @@ class GridGrammar:
             onset = (s.bar_start or 0) + max(s.pos, 0)
             for refused in (parallel_pitches(s.sung, s.track, onset),  # type: ignore[arg-type]
                             crossing_pitches(s.sung, s.track, onset, self.voices)):  # type: ignore[arg-type]
-                if (pitches & ~refused).any():
-                    pitches = pitches & ~refused
+                narrowed = pitches & ~refused
+                pitches = narrowed if narrowed.any() else pitches
         mask[first: first + 128] = pitches
 
     def _allow_end(self, mask: Tensor, s: _State) -> None:
