@@ -15,7 +15,7 @@ The rules come from the preset trials in benchmarks/RESULTS.md (tiny-shakespeare
 - a model with many more weights than train tokens memorises: the width is capped at
   PARAMS_PER_TOKEN weights per distinct train token (a piece transposed to 12 keys is not 12
   pieces: counting bach's 3.44 M augmented tokens, the cap let a 10-minute run take a 2x768 GRU,
-  1,181 steps, val 0.552 nats/token, where the old LSTM 2x256 default reached 0.52 in 11,000);
+  1,181 steps, val 0.552 nats/token, where the old LSTM 2x256 default reached 0.471 in 11,012);
 - dropout grows with the epochs the budget comes to: none at ~4 epochs (the 71 s preset), 0.35 at
   ~12 (the 10-minute preset);
 - the learning rate shrinks slowly with width (7e-3 at 256, 6e-3 at 512).
@@ -207,10 +207,11 @@ def autoconfigure(config: Config, data: TokenData, flags: dict[str, Any], echo: 
                     data.copies)
     config.update({k: v for k, v in choice.settings.items() if k not in flags})
     m = config.model
-    distinct = f" ({train_tokens / data.copies / 1e6:.2f} M distinct, in {data.copies} keys)" if data.copies > 1 else ""
+    distinct = f" ({train_tokens / data.copies / 1e6:.2f} M distinct, in {data.copies} keys)" * (data.copies > 1)
     budget = " and ".join(part for part in (f"{t.max_time:g} s" if t.max_time else "", f"{t.max_steps} steps"
                                             if t.max_steps else "", f"{t.epochs:g} epochs" if t.epochs else "") if part)
     t.auto = (f"auto: {m.cell.upper()} {m.layers}x{m.hidden}, dropout {m.dropout:g}, batch {t.batch_size} x "
-              f"{t.seq_len}, lr {t.lr:g} for {train_tokens / 1e6:.2f} M train tokens{distinct} and {budget} on this machine "
+              f"{t.seq_len}, lr {t.lr:g} for {train_tokens / 1e6:.2f} M train tokens{distinct} and {budget} on this "
+              "machine "
               f"(about {choice.steps:,} steps, {choice.epochs:.1f} epochs)")
     echo(t.auto)

@@ -117,9 +117,10 @@ def generate(model: LanguageModel, seed: Sequence[int], length: int, settings: S
     reports the KL divergence); ``compact=False`` is the exact float32 step.
 
     ``device`` is a name for ``seqgen.cuda_step.sampling_device`` (``auto``: a GPU for wide
-    models). On a GPU the draws use a GPU generator seeded from ``generator``. On the CPU, torch's thread count is left alone: the count is
-    process-global, so only a caller that owns the process may choose it, with ``threads_for``
-    (the CLI's ``sample`` does; the server, with requests running side by side, does not).
+    models). On a GPU the draws use a GPU generator seeded from ``generator``. On the CPU,
+    torch's thread count is left alone: the count is process-global, so only a caller that owns
+    the process may choose it, with ``threads_for`` (the CLI's ``sample`` does; the server, with
+    requests running side by side, does not).
     """
     if not seed:
         raise ValueError("generate() needs at least one seed token to start from")

@@ -116,7 +116,8 @@ class GridTokenizer(MusicTokenizer):
         return cls(
             steps_per_quarter=steps,
             max_duration_steps=max(1, round(max_quarters * steps)),
-            tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS), options.get("written")).tracks,
+            tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS),
+                                  options.get("written")).tracks,
             time_signatures=sorted(meters),
             default_time_signature=starts.most_common(1)[0][0] if starts else (4, 4),
             default_tempo=tempi.most_common(1)[0][0] if tempi else 120,

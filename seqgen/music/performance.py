@@ -74,8 +74,8 @@ class PerformanceTokenizer(MusicTokenizer):
     @classmethod
     def fit(cls, train_docs: Sequence[Piece], **options: Any) -> PerformanceTokenizer:
         """Options: ``steps_per_second`` (100), ``max_shift`` in seconds (1.0), ``max_tracks``
-        (64), ``written`` (as for ``GridTokenizer.fit``); others are ignored. The commonest tempo (to a tenth of a qpm) and time signature of
-        the pieces become those of decoded pieces."""
+        (64), ``written`` (as for ``GridTokenizer.fit``); others are ignored. The commonest tempo
+        (to a tenth of a qpm) and time signature of the pieces become those of decoded pieces."""
         rate = int(options.get("steps_per_second") or 100)
         max_shift = float(options.get("max_shift") or 1.0)
         velocities = Counter(nearest_velocity(n.velocity) for p in train_docs for t in p.tracks for n in t.notes)
@@ -84,7 +84,8 @@ class PerformanceTokenizer(MusicTokenizer):
         return cls(
             steps_per_second=rate,
             max_shift_steps=max(1, round(max_shift * rate)),
-            tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS), options.get("written")).tracks,
+            tracks=TrackTable.fit(train_docs, int(options.get("max_tracks") or MAX_TRACKS),
+                                  options.get("written")).tracks,
             default_velocity=velocities.most_common(1)[0][0] if velocities else 80,
             default_tempo=tempi.most_common(1)[0][0] if tempi else 120.0,
             default_time_signature=meters.most_common(1)[0][0] if meters else (4, 4),

@@ -1,8 +1,9 @@
 """The grid grammar's voice-leading rules: no parallel fifths or octaves, no crossed voices.
 
 A model trained for ten minutes learns which notes make a chord long before it learns how voices
-may move from one chord to the next: 20 samples of a 10-minute bach run had 12 parallel fifths and
-octaves per 100 beats (Bach: none) and crossed voices 70% more often than Bach. So, unless a user
+may move from one chord to the next: 20 samples of a 10-minute bach run (the old LSTM default)
+had 12 parallel fifths and octaves per 100 beats (Bach: none) and, with those kept out, crossed
+voices 70% more often than Bach. So, unless a user
 frees them, the grammar refuses a pitch that would make either, by the definitions
 ``seqgen.music.theory`` counts:
 - parallels: two voices moving at the same moment in the same direction, a perfect fifth or
