@@ -9,9 +9,11 @@ predicted without timing each one.
 
 The rules come from the preset trials in benchmarks/RESULTS.md (tiny-shakespeare, 2 CPU cores):
 - a GRU beat the LSTM per second, with batch 64, weight decay 0.1 and linear decay to zero;
-- width pays only while the run still gets enough updates: at 71 s the 2x256 GRU (about 1,100
-  to 2,000 steps) beat wider ones, at 600 s the 2x512 GRU (about 3,000 steps) won, so the widest
-  candidate that still reaches MIN_STEPS steps (as the probe predicts them) is chosen;
+- width pays only while the run still gets enough updates and sees enough tokens for its weights:
+  at 71 s the 2x256 GRU (1,100 to 2,000 steps, 3.7-6.3 tokens per weight) beat wider ones (the
+  2x320 and 2x384 LSTMs saw 1.7 and 0.9), at 600 s the 2x512 GRU (2.3-4.8) won, and on bach a
+  2x768 GRU that saw 1.2 lost to a 2x256 that saw 15; so the widest candidate that reaches both
+  MIN_STEPS steps and TOKENS_PER_WEIGHT (as the probe predicts them) is chosen;
 - a model with many more weights than train tokens memorises: the width is capped at
   PARAMS_PER_TOKEN weights per distinct train token (a piece transposed to 12 keys is not 12
   pieces: counting bach's 3.44 M augmented tokens, the cap let a 10-minute run take a 2x768 GRU,
@@ -47,6 +49,9 @@ CPU_MAX_HIDDEN, GPU_MAX_HIDDEN = 512, 2048
 #: 1,150 to 2,027 steps at 71 s; the probe's steps run ~15% slower than a run's sustained speed
 #: (2x256 GRU on the 2-core Xeon: 0.065-0.072 s probed, 0.051-0.062 s in training), hence 800.
 MIN_STEPS = 800
+#: Train tokens the budget must show each weight (steps x batch x window / weights): the widths that
+#: lost saw 0.9-1.7, those that won 2.3-6.3; a trial table in benchmarks/RESULTS.md checks 3.
+TOKENS_PER_WEIGHT = 3.0
 PARAMS_PER_TOKEN = 4.0
 BATCH, LAYERS, EMBED = 64, 2, 64
 #: Flags that describe the model: giving any of them means the user chooses the model.
@@ -179,8 +184,12 @@ def choose(train_tokens: int, vocab: int, max_time: float, max_steps: int, epoch
         return min(counts) if counts else MIN_STEPS
 
     timed = bool(max_time and speed is not None)
+    def enough(hidden: int) -> bool:
+        steps = steps_of(hidden)
+        return steps >= MIN_STEPS and steps * BATCH * seq_len(hidden) >= TOKENS_PER_WEIGHT * weights(hidden, vocab)
+
     fits = [h for h in WIDTHS if weights(h, vocab) <= PARAMS_PER_TOKEN * train_tokens / copies
-            and (steps_of(h) >= MIN_STEPS if timed else h <= limit)]
+            and (enough(h) if timed else h <= limit)]
     hidden = fits[-1] if fits else WIDTHS[0]
     steps = steps_of(hidden)
     seen = steps * BATCH * seq_len(hidden) / max(train_tokens, 1)

@@ -109,3 +109,21 @@ def test_transposed_copies_are_not_new_data() -> None:
     keys = choose(3_440_000, 474, 600.0, 0, 0.0, speed, copies=12)
     assert keys.settings["hidden"] < plain.settings["hidden"]
     assert autoconfig.weights(keys.settings["hidden"], 474) <= autoconfig.PARAMS_PER_TOKEN * 3_440_000 / 12
+
+
+def test_a_large_corpus_gets_no_wider_model_than_the_budget_can_feed() -> None:
+    """folk at 10 minutes on the 2-core Xeon (its measured speed line): the step floor alone let a
+    2x768 GRU through (870 steps, 0.6 train tokens per weight); the budget must show each weight
+    TOKENS_PER_WEIGHT tokens, and the next wider candidate would have seen fewer."""
+    speed = Speed(0.0609, 4.25e-12)
+    choice = choose(24_110_000, 750, 600.0, 0, 0.0, speed, copies=12)
+    hidden = choice.settings["hidden"]
+
+    def tokens_per_weight(width: int) -> float:
+        steps = 600.0 / speed.seconds(step_flops(width, 750))
+        return steps * autoconfig.BATCH * autoconfig.seq_len(width) / autoconfig.weights(width, 750)
+
+    assert tokens_per_weight(hidden) >= autoconfig.TOKENS_PER_WEIGHT and choice.steps >= autoconfig.MIN_STEPS
+    wider = autoconfig.WIDTHS[autoconfig.WIDTHS.index(hidden) + 1]
+    assert tokens_per_weight(wider) < autoconfig.TOKENS_PER_WEIGHT
+    assert hidden < 768
