@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchmarks.common import Options, Row, nanogpt_split, tiny_data
+from benchmarks.common import Options, Row, nanogpt_split, token_data
 
 if TYPE_CHECKING:
     from seqgen.config import Config, DataConfig
@@ -68,7 +68,7 @@ def train_budgeted(options: Options, split: DataConfig, preset: str | None, seed
                  "max_time": options.budget, "max_steps": 0, "epochs": 0.0, "device": options.device,
                  "run_dir": tmp, "seed": seed}
         config = resolve_config(preset, flags=flags)
-        data = tiny_data(config.data)
+        data = token_data(config.data)
         if preset is None:
             autoconfigure(config, data, flags, say)
         trainer = Trainer(config, data, echo=say, progress=False)

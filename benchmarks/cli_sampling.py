@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Options, Row, child_env, rate, tiny_data, timed
+from benchmarks.common import Options, Row, child_env, rate, token_data, timed
 from benchmarks.sampling import EMBED, HIDDEN, LAYERS
 
 SEED = "ROMEO:"
@@ -64,7 +64,7 @@ def in_process_seconds(run: Path, length: int) -> float:
 
 def rows(options: Options) -> list[Row]:
     length, repeats = (2000, 1) if options.quick else (20000, 3)
-    tiny_data()  # Skip (with the reason as the row) when tiny-shakespeare is absent
+    token_data()  # Skip (with the reason as the row) when tiny-shakespeare is absent
     with tempfile.TemporaryDirectory(prefix="seqgen-bench-cli-") as tmp:
         folder = Path(tmp)
         run = make_run(folder)

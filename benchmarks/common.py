@@ -74,7 +74,7 @@ def nanogpt_split(corpus: str = "tinyshakespeare") -> DataConfig:
     return DataConfig(corpus=corpus, val_frac=0.1, test_frac=0.0)
 
 
-def tiny_data(split: DataConfig | None = None) -> TokenData:
+def token_data(split: DataConfig | None = None) -> TokenData:
     """Token arrays of ``split.corpus`` (tiny-shakespeare with nanoGPT's split unless given);
     ``Skip`` if that is tiny-shakespeare and it is absent (the other corpora ship with packages)."""
     from seqgen.corpus import load_corpus

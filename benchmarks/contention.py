@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Options, Row, child_env, tiny_data
+from benchmarks.common import Options, Row, child_env, token_data
 
 KEEP, ALONE_LOSS = 0.40, 0.05
 #: One fixed model for every row (the issue's: the former default, an LSTM 2x256), so the rows count
@@ -53,7 +53,7 @@ def rows(options: Options) -> list[Row]:
 
     seconds = 3.0 if options.quick else 30.0
     limit = 10 * seconds + 300  # a starved run stops at 1.5x its budget, plus start-up and evaluation
-    tiny_data()  # Skip (with the reason as the row) when tiny-shakespeare is absent
+    token_data()  # Skip (with the reason as the row) when tiny-shakespeare is absent
     cores = usable_cores()
     with tempfile.TemporaryDirectory(prefix="seqgen-bench-busy-") as tmp:
         folder = Path(tmp)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from benchmarks.common import Skip, tiny_data
+from benchmarks.common import Skip, token_data
 
 if TYPE_CHECKING:
     from seqgen.model import LanguageModel
@@ -22,7 +22,7 @@ def trained(model: LanguageModel, steps: int, batch: int = 32, seq: int = 64) ->
     """Train ``model`` in place for ``steps`` Adam steps on tiny-shakespeare's train split
     (random windows); returns what was done, for the table."""
     try:
-        tokens = torch.from_numpy(tiny_data().arrays["train"].astype("int64"))
+        tokens = torch.from_numpy(token_data().arrays["train"].astype("int64"))
     except Skip:
         return "random weights (tiny-shakespeare not found)"
     vocab = model.config.vocab_size

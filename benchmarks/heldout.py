@@ -29,12 +29,11 @@ def rows(options: Options) -> list[Row]:
     out = []
     for corpus in CORPORA[:1] if options.quick else CORPORA:
         split = DataConfig(corpus=corpus, val_frac=0.05, test_frac=0.05)
-        unit = "nats/token" if corpus == "bach" else "nats/char"
         for name, preset in (("preset cpu", "cpu"), ("auto (no preset)", None)):
             runs = [train_budgeted(options, split, preset, seed) for seed in seeds]
             m = runs[0].config.model
             out.append(Row("held-out loss", f"{corpus}, {name} ({m.cell} {m.layers}x{m.hidden}), default split, "
                            f"{options.budget:g} s, seeds {', '.join(map(str, seeds))}",
-                           f"test {_spread([r.test for r in runs if r.test is not None])} {unit}",
+                           f"test {_spread([r.test for r in runs if r.test is not None])} nats/token",
                            f"val {_spread([r.val for r in runs])}"))
     return out

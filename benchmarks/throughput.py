@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmarks.common import Options, Row, nanogpt_split, rate, tiny_data
+from benchmarks.common import Options, Row, nanogpt_split, rate, token_data
 
 LAYERS, HIDDEN, EMBED = 2, 256, 128  # 0.95M parameters with tiny-shakespeare's vocabulary, as in the issue
 BATCH, SEQ, LR, CLIP = 32, 64, 4e-3, 1.0
@@ -99,7 +99,7 @@ def rows(options: Options) -> list[Row]:
     from seqgen.trainer import Trainer
 
     steps, warmup = (3, 1) if options.quick else (200, 20)
-    data = tiny_data()
+    data = token_data()
     device = pick_device(options.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     vocab = data.tokenizer.vocab_size

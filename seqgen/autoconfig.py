@@ -10,16 +10,19 @@ predicted without timing each one.
 The rules come from the preset trials in benchmarks/RESULTS.md (tiny-shakespeare, 2 CPU cores):
 - a GRU beat the LSTM per second, with batch 64, weight decay 0.1 and linear decay to zero;
 - width pays only while the run still gets enough updates and sees enough tokens for its weights:
-  at 71 s the 2x256 GRU (1,100 to 2,000 steps, 3.7-6.3 tokens per weight) beat wider ones (the
-  2x320 and 2x384 LSTMs saw 1.7 and 0.9), at 600 s the 2x512 GRU (2.3-4.8) won, and on bach a
-  2x768 GRU that saw 1.2 lost to a 2x256 that saw 15; so the widest candidate that reaches both
-  MIN_STEPS steps and TOKENS_PER_WEIGHT (as the probe predicts them) is chosen;
+  at 71 s the 2x256 GRU (750 to 2,000 steps, 2.3-6.3 tokens per weight) beat wider ones (the
+  2x320 and 2x384 LSTMs saw 1.7 and 0.9) and the 2x192 (three times, even when the 2x256 made only
+  750-900 steps), at 600 s the 2x512 GRU (2.3-4.8) won, and on bach a 2x768 GRU that saw 1.2 lost
+  to a 2x256 that saw 15; so the widest candidate that reaches both MIN_STEPS steps and
+  TOKENS_PER_WEIGHT (as the probe predicts them) is chosen;
 - a model with many more weights than train tokens memorises: the width is capped at
   PARAMS_PER_TOKEN weights per distinct train token (a piece transposed to 12 keys is not 12
   pieces: counting bach's 3.44 M augmented tokens, the cap let a 10-minute run take a 2x768 GRU,
   1,181 steps, val 0.552 nats/token, where the old LSTM 2x256 default reached 0.471 in 11,012);
 - dropout grows with the epochs the budget comes to: none at ~4 epochs (the 71 s preset), 0.35 at
   ~12 (the 10-minute preset);
+- a time budget that would read the train split more than MAX_EPOCHS times stops there (its
+  learning rate decays over those epochs): with dropout 0.4 a longer run only overfits;
 - the learning rate shrinks slowly with width (7e-3 at 256, 6e-3 at 512).
 """
 
@@ -45,14 +48,18 @@ if TYPE_CHECKING:
 #: Widths tried, narrowest first; CPUs stop at CPU_MAX_HIDDEN when the budget gives no clock.
 WIDTHS = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 CPU_MAX_HIDDEN, GPU_MAX_HIDDEN = 512, 2048
-#: Steps the chosen width must reach in a time budget, as the probe predicts them. The presets made
-#: 1,150 to 2,027 steps at 71 s; the probe's steps run ~15% slower than a run's sustained speed
-#: (2x256 GRU on the 2-core Xeon: 0.065-0.072 s probed, 0.051-0.062 s in training), hence 800.
-MIN_STEPS = 800
+#: Steps the chosen width must reach in a time budget, as the probe predicts them: 2x256 GRUs of
+#: 747-913 steps (745 predicted) beat 2x192s of 925-1,183 at 71 s on three corpora (RESULTS.md).
+MIN_STEPS = 700
 #: Train tokens the budget must show each weight (steps x batch x window / weights): the widths that
-#: lost saw 0.9-1.7, those that won 2.3-6.3; a trial table in benchmarks/RESULTS.md checks 3.
-TOKENS_PER_WEIGHT = 3.0
+#: lost saw 0.6-1.7, those that won 2.3-6.3 (RESULTS.md's trial tables).
+TOKENS_PER_WEIGHT = 2.25
 PARAMS_PER_TOKEN = 4.0
+#: A time budget longer than this many epochs ends early. pydoc (0.42 M tokens), 2x384 GRU with
+#: dropout 0.4, learning rate decayed to zero over the run: 9 epochs (300 s) val 1.191, 20 epochs
+#: (30 minutes with a cap of 20) 1.219, 59 epochs (30 minutes) at best 1.241 and 1.438 at its end;
+#: tiny-shakespeare's best 10-minute run (the cpu-10min preset) read 12.
+MAX_EPOCHS = 12.0
 BATCH, LAYERS, EMBED = 64, 2, 64
 #: Flags that describe the model: giving any of them means the user chooses the model.
 MODEL_FLAGS = frozenset({"cell", "layers", "hidden", "embed", "dropout", "tie_weights", "init"})
@@ -88,11 +95,16 @@ def seq_len(hidden: int) -> int:
     return 32 if hidden <= 256 else 64
 
 
+def tokens_seen(hidden: int, steps: float) -> float:
+    """Train tokens ``steps`` steps of the candidate read (a token read twice counts twice)."""
+    return steps * BATCH * seq_len(hidden)
+
+
 def step_flops(hidden: int, vocab: int) -> float:
     """Multiply-adds x 2 of one training step: forward and backward (3x the forward) over every
     weight but the embedding table, which is a lookup, for each of the batch's tokens."""
     matmul = weights(hidden, vocab) - vocab * EMBED
-    return 6.0 * matmul * BATCH * seq_len(hidden)
+    return 6.0 * matmul * tokens_seen(hidden, 1)
 
 
 def machine_key(device: str, autocast: bool) -> str:
@@ -176,28 +188,32 @@ def choose(train_tokens: int, vocab: int, max_time: float, max_steps: int, epoch
     ``copies``: versions of each train document among the ``train_tokens`` (transpositions)."""
     limit = GPU_MAX_HIDDEN if gpu else CPU_MAX_HIDDEN
 
-    def steps_of(hidden: int) -> float:
-        per_epoch = train_tokens / (BATCH * seq_len(hidden))
+    def steps_of(hidden: int, capped: bool = True) -> float:
+        per_epoch = train_tokens / tokens_seen(hidden, 1)
         counts = [n for n in (max_steps, epochs * per_epoch) if n]
         if max_time and speed is not None:
             counts.append(max_time / speed.seconds(step_flops(hidden, vocab)))
+        if capped and max_time and not epochs:
+            counts.append(MAX_EPOCHS * per_epoch)
         return min(counts) if counts else MIN_STEPS
 
     timed = bool(max_time and speed is not None)
     def enough(hidden: int) -> bool:
         steps = steps_of(hidden)
-        return steps >= MIN_STEPS and steps * BATCH * seq_len(hidden) >= TOKENS_PER_WEIGHT * weights(hidden, vocab)
+        return steps >= MIN_STEPS and tokens_seen(hidden, steps) >= TOKENS_PER_WEIGHT * weights(hidden, vocab)
 
     fits = [h for h in WIDTHS if weights(h, vocab) <= PARAMS_PER_TOKEN * train_tokens / copies
             and (enough(h) if timed else h <= limit)]
     hidden = fits[-1] if fits else WIDTHS[0]
     steps = steps_of(hidden)
-    seen = steps * BATCH * seq_len(hidden) / max(train_tokens, 1)
+    seen = tokens_seen(hidden, steps) / max(train_tokens, 1)
     dropout = round(min(max(0.045 * (seen - 4.0), 0.0), 0.4) / 0.05) * 0.05
     lr = float(f"{7e-3 * (256 / hidden) ** 0.22:.1g}")
     settings = {"cell": "gru", "layers": LAYERS, "hidden": hidden, "embed": EMBED, "dropout": round(dropout, 2),
                 "batch_size": BATCH, "seq_len": seq_len(hidden), "lr": lr, "weight_decay": 0.1,
                 "warmup_steps": 50 if hidden <= 256 else 100, "min_lr_frac": 0.0}
+    if steps < steps_of(hidden, capped=False):  # the epoch cap ends the run before its budget
+        settings["epochs"] = MAX_EPOCHS
     return Choice(settings, round(steps), seen)
 
 
@@ -214,13 +230,14 @@ def autoconfigure(config: Config, data: TokenData, flags: dict[str, Any], echo: 
              if t.max_time and not distributed else None)
     choice = choose(train_tokens, vocab, t.max_time, t.max_steps, t.epochs, speed, device.type == "cuda",
                     data.copies)
+    budget = " and ".join(part for part in (f"{t.max_time:g} s" if t.max_time else "", f"{t.max_steps} steps"
+                                            if t.max_steps else "", f"{t.epochs:g} epochs" if t.epochs else "") if part)
     config.update({k: v for k, v in choice.settings.items() if k not in flags})
     m = config.model
     distinct = f" ({train_tokens / data.copies / 1e6:.2f} M distinct, in {data.copies} keys)" * (data.copies > 1)
-    budget = " and ".join(part for part in (f"{t.max_time:g} s" if t.max_time else "", f"{t.max_steps} steps"
-                                            if t.max_steps else "", f"{t.epochs:g} epochs" if t.epochs else "") if part)
     t.auto = (f"auto: {m.cell.upper()} {m.layers}x{m.hidden}, dropout {m.dropout:g}, batch {t.batch_size} x "
               f"{t.seq_len}, lr {t.lr:g} for {train_tokens / 1e6:.2f} M train tokens{distinct} and {budget} on this "
               "machine "
-              f"(about {choice.steps:,} steps, {choice.epochs:.1f} epochs)")
+              f"(about {choice.steps:,} steps, {choice.epochs:.1f} epochs)"
+              + ("; it stops there, since more epochs would overfit" if "epochs" in choice.settings else ""))
     echo(t.auto)
