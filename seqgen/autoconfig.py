@@ -239,5 +239,5 @@ def autoconfigure(config: Config, data: TokenData, flags: dict[str, Any], echo: 
               f"{t.seq_len}, lr {t.lr:g} for {train_tokens / 1e6:.2f} M train tokens{distinct} and {budget} on this "
               "machine "
               f"(about {choice.steps:,} steps, {choice.epochs:.1f} epochs)"
-              + ("; it stops there, since more epochs would overfit" if "epochs" in choice.settings else ""))
+              + ("; it stops there, since more epochs would overfit" if t.epochs and "epochs" not in flags else ""))
     echo(t.auto)
