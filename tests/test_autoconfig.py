@@ -15,6 +15,8 @@ from seqgen.cli import main
 from seqgen.config import resolve_config
 
 SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB = 1_003_854, 65
+#: The 2-core Xeon's measured speed line (seconds per step = overhead + cost x FLOPs).
+XEON = Speed(0.0609, 4.25e-12)
 
 
 def speed_giving(steps: int, seconds: float, hidden: int = 256) -> Speed:
@@ -118,7 +120,7 @@ def test_a_large_corpus_gets_no_wider_model_than_the_budget_can_feed() -> None:
     """folk at 10 minutes on the 2-core Xeon (its measured speed line): the step floor alone let a
     2x768 GRU through (870 steps, 0.6 train tokens per weight); the budget must show each weight
     TOKENS_PER_WEIGHT tokens, and the next wider candidate would have seen fewer."""
-    speed = Speed(0.0609, 4.25e-12)
+    speed = XEON
     choice = choose(24_110_000, 750, 600.0, 0, 0.0, speed, copies=12)
     hidden = choice.settings["hidden"]
 
@@ -136,7 +138,7 @@ def test_a_slow_hour_on_the_xeon_keeps_the_presets_width_at_71_seconds() -> None
     """The 2-core Xeon's speed line predicts 745 steps for the 2x256 GRU at 71 s; 2x256 runs of
     747-913 steps beat 2x192 runs of 925-1,183 on tiny-shakespeare, the 38 plays and bach
     (benchmarks/RESULTS.md, held-out over three corpora), so the floors must let 2x256 through."""
-    choice = choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, Speed(0.0609, 4.25e-12))
+    choice = choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, XEON)
     assert choice.settings["hidden"] == 256 and 700 <= choice.steps < 800
 
 
@@ -148,7 +150,7 @@ def test_a_long_budget_on_a_small_corpus_stops_at_the_epoch_cap() -> None:
     assert long.steps == round(autoconfig.MAX_EPOCHS * 420_000 / autoconfig.tokens_seen(hidden, 1))
     assert "epochs" not in choose(420_000, 104, 1800.0, 0, 50.0, speed).settings  # the user's epochs win
     assert "epochs" not in choose(420_000, 104, 0.0, 100_000, 0.0, None).settings  # so do their steps
-    assert "epochs" not in choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, Speed(0.0609, 4.25e-12)).settings
+    assert "epochs" not in choose(SHAKESPEARE_TOKENS, SHAKESPEARE_VOCAB, 71.0, 0, 0.0, XEON).settings
 
 
 def test_train_ends_a_capped_time_budget_after_its_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
