@@ -74,9 +74,11 @@ SETTLE, PLAN_STEPS, PLAN_SHARE = 10, 200, 0.1
 #: A run whose steps became much slower than measured (a busy machine) still stops at this many
 #: times its time budget.
 OVERRUN = 1.5
-#: Every CHECK_STEPS steps a plan is raised if the mean speed since timing began fits GROW times
-#: its steps (first steps slowed by other work would leave budget unused); never lowered (OVERRUN).
-CHECK_STEPS, GROW = 500, 1.05
+#: Every CHECK_STEPS steps a plan moves to what the mean speed since timing began fits, where that
+#: is more than SHIFT times more or fewer steps: first steps slowed by other work would leave budget
+#: unused, and a machine that slows later would run past its budget (bach at 10 minutes: 790 s),
+#: ending far from its annealed end if OVERRUN stopped it first.
+CHECK_STEPS, SHIFT = 500, 1.05
 
 
 def progress(t: TrainConfig, step: int, elapsed: float, steps_per_epoch: int) -> float:
@@ -102,7 +104,7 @@ class SpeedClock:
 
     def tick(self, t: TrainConfig, step: int, elapsed: float) -> bool:
         """Record a finished step; True once the budget needs planning and enough is timed, or
-        when a plan should grow (see CHECK_STEPS)."""
+        when a plan should move (see CHECK_STEPS)."""
         if not t.max_time:
             return False
         if self.start is None:
@@ -111,7 +113,9 @@ class SpeedClock:
             return False
         steps, seconds = step - self.start[0], elapsed - self.start[1]
         if t.planned_steps:
-            return steps % CHECK_STEPS == 0 and self.plan(t, step, elapsed) > GROW * t.planned_steps
+            if steps % CHECK_STEPS:
+                return False
+            return not 1 / SHIFT <= self.plan(t, step, elapsed) / t.planned_steps <= SHIFT
         return steps >= PLAN_STEPS or seconds >= PLAN_SHARE * t.max_time
 
     def plan(self, t: TrainConfig, step: int, elapsed: float) -> int:
@@ -302,7 +306,7 @@ class Trainer:
                 interrupted, done, plan = agree(
                     [bool(caught), self.finished(), clock.tick(t, self.step, self.train_time)], self.world)
                 if plan:
-                    self._plan(run, max(t.planned_steps, clock.plan(t, self.step, self.train_time)))
+                    self._plan(run, clock.plan(t, self.step, self.train_time))
                 if interrupted:
                     self._save(run, ["last.pt"])
                     bar.close()
