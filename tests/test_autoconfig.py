@@ -106,6 +106,35 @@ def test_train_prints_and_stores_the_choice_and_flags_win(tmp_path: Path, monkey
     assert json.loads(Path("run2/config.json").read_text())["model"]["cell"] == resolve_config().model.cell
 
 
+def test_the_speed_is_timed_on_the_threads_the_run_will_get(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run given one thread (``--threads 1``, or one core left free by other work) must be
+    planned from one thread's speed, not from the process's default count."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    probed: list[int] = []
+
+    def fake_time(hidden: int, *_args: object) -> float:
+        probed.append(torch.get_num_threads())
+        return 0.01 + 1e-10 * step_flops(hidden, 65)
+
+    monkeypatch.setattr(autoconfig, "_time_steps", fake_time)
+    monkeypatch.setattr(autoconfig.os, "getloadavg", lambda: (0.1, 0.1, 0.1))  # a quiet machine keeps it
+    Path("small.txt").write_text("to be or not to be, that is the question\n" * 300)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the process's count, which the run's one thread must override
+    try:
+        result = CliRunner().invoke(main, ["train", "--corpus", "small.txt", "--max-time", "1", "--threads", "1",
+                                           "--run-dir", "run"])
+        assert result.exit_code == 0, result.output
+        assert probed and set(probed) == {1}
+        assert "threads 1|" in next(iter(json.loads((tmp_path / "cache" / "speed.json").read_text())))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_transposed_copies_are_not_new_data() -> None:
     """bach's train split is 12 keys of each chorale: the width cap counts the distinct tokens,
     so 3.44 M augmented tokens get the model 287 k tokens allow, not one twelve times larger."""
