@@ -74,10 +74,9 @@ SETTLE, PLAN_STEPS, PLAN_SHARE = 10, 200, 0.1
 #: A run whose steps became much slower than measured (a busy machine) still stops at this many
 #: times its time budget.
 OVERRUN = 1.5
-#: Every CHECK_STEPS steps a plan moves to what the mean speed since timing began fits, where that
-#: is more than SHIFT times more or fewer steps: first steps slowed by other work would leave budget
-#: unused, and a machine that slows later would run past its budget (bach at 10 minutes: 790 s),
-#: ending far from its annealed end if OVERRUN stopped it first.
+#: Every CHECK_STEPS steps a plan moves to the steps the mean speed since timing began fits, if
+#: more than SHIFT times more or fewer: slow first steps would leave budget unused, and a machine
+#: that slows later would overrun (bach at 10 minutes ran 790 s) or stop unannealed at OVERRUN.
 CHECK_STEPS, SHIFT = 500, 1.05
 
 
@@ -112,10 +111,8 @@ class SpeedClock:
                 self.start = (step, elapsed)
             return False
         steps, seconds = step - self.start[0], elapsed - self.start[1]
-        if t.planned_steps:
-            if steps % CHECK_STEPS:
-                return False
-            return not 1 / SHIFT <= self.plan(t, step, elapsed) / t.planned_steps <= SHIFT
+        if t.planned_steps:  # the plan is computed only on check steps
+            return steps % CHECK_STEPS == 0 and not 1 / SHIFT <= self.plan(t, step, elapsed) / t.planned_steps <= SHIFT
         return steps >= PLAN_STEPS or seconds >= PLAN_SHARE * t.max_time
 
     def plan(self, t: TrainConfig, step: int, elapsed: float) -> int:
