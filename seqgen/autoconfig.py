@@ -220,9 +220,7 @@ def choose(train_tokens: int, vocab: int, max_time: float, max_steps: int, epoch
 def autoconfigure(config: Config, data: TokenData, flags: dict[str, Any], echo: Callable[[str], None] = print) -> None:
     """Fill ``config`` with the automatic choice for ``data``'s train split, leaving every setting
     in ``flags`` as given; the one-line reason is printed and kept in ``config.train.auto``."""
-    import torch
-
-    from seqgen.device import fair_threads, pick_device, use_bf16
+    from seqgen.device import ThreadShare, pick_device, use_bf16
 
     t = config.train
     device = pick_device(t.device)
@@ -232,13 +230,12 @@ def autoconfigure(config: Config, data: TokenData, flags: dict[str, Any], echo: 
     if t.max_time and not distributed:
         # Timed on the threads the run will start with (a user's --threads, or the cores other work
         # leaves free): a probe on both cores of a shared machine chose for a run that got one.
-        before = torch.get_num_threads()
-        if device.type == "cpu":
-            torch.set_num_threads(t.threads or fair_threads())
+        share = ThreadShare(t.threads) if device.type == "cpu" else None
         try:
             speed = measure_speed(str(device), use_bf16(t.precision, device), vocab)
         finally:
-            torch.set_num_threads(before)
+            if share:
+                share.close()
     choice = choose(train_tokens, vocab, t.max_time, t.max_steps, t.epochs, speed, device.type == "cuda",
                     data.copies)
     budget = " and ".join(part for part in (f"{t.max_time:g} s" if t.max_time else "", f"{t.max_steps} steps"
