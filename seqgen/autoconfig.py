@@ -61,6 +61,8 @@ PARAMS_PER_TOKEN = 4.0
 #: tiny-shakespeare's best 10-minute run (the cpu-10min preset) read 12.
 MAX_EPOCHS = 12.0
 BATCH, LAYERS, EMBED = 64, 2, 64
+#: A cached speed line is measured again when a quick check runs this much faster than it predicts.
+FASTER = 0.8
 #: Flags that describe the model: giving any of them means the user chooses the model.
 MODEL_FLAGS = frozenset({"cell", "layers", "hidden", "embed", "dropout", "tie_weights", "init"})
 
@@ -150,16 +152,25 @@ def measure_speed(device: str, autocast: bool, vocab: int) -> Speed:
     """This machine's speed line, fitted through a narrow and a wide model's step times; cached per
     ``machine_key`` in ``<cache>/speed.json`` (delete it after a hardware change). A measurement
     taken while other work loads the machine (load average above its cores) is used for this run,
-    which will see that load, but not kept for later ones."""
+    which will see that load, but not kept for later ones.
+
+    A cached line is checked against a short timing of the narrow model (a second or two): a line
+    cached in a slow spell of a shared host put 0.105 s of overhead on every step, and the 2x128 it
+    then chose took 0.046 s per step in all; every later run on that machine chose too narrow a
+    model. A machine found ``FASTER`` than its line is measured afresh; one found slower keeps it
+    (the run's plan follows a passing slowdown)."""
     path = cache_dir() / "speed.json"
     key = machine_key(device, autocast)
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
-    if isinstance(known.get(key), list) and len(known[key]) == 2:
-        return Speed(*map(float, known[key]))
     narrow, wide = 256, 512
+    if isinstance(known.get(key), list) and len(known[key]) == 2:
+        cached = Speed(*map(float, known[key]))
+        now = _time_steps(narrow, vocab, device, autocast, steps=4)
+        if now >= FASTER * cached.seconds(step_flops(narrow, vocab)):
+            return cached
     t1, t2 = (min(_time_steps(h, vocab, device, autocast) for _ in range(2)) for h in (narrow, wide))
     f1, f2 = step_flops(narrow, vocab), step_flops(wide, vocab)
     per_flop = max((t2 - t1) / (f2 - f1), 1e-15)

@@ -73,7 +73,7 @@ def test_the_speed_is_measured_once_and_a_busy_measurement_is_not_kept(tmp_path:
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path))
     timed: list[int] = []
 
-    def fake_time(hidden: int, *_args: object) -> float:
+    def fake_time(hidden: int, *_args: object, **_kwargs: object) -> float:
         timed.append(hidden)
         return 0.01 + 1e-10 * step_flops(hidden, 65)
 
@@ -85,7 +85,23 @@ def test_the_speed_is_measured_once_and_a_busy_measurement_is_not_kept(tmp_path:
     speed = autoconfig.measure_speed("cpu", False, 65)
     assert speed.overhead == pytest.approx(0.01) and speed.per_flop == pytest.approx(1e-10)
     again = autoconfig.measure_speed("cpu", False, 65)
-    assert again == speed and len(timed) == 8  # the second call read the cache
+    assert again == speed and timed[8:] == [256]  # the cache, checked by one quick timing
+
+
+def test_a_cached_speed_slower_than_the_machine_is_measured_again(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path))
+    monkeypatch.setattr(autoconfig.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    overhead = [0.10]  # a slow spell when the line was cached
+    monkeypatch.setattr(autoconfig, "_time_steps",
+                        lambda hidden, *_a, **_k: overhead[0] + 1e-12 * step_flops(hidden, 65))
+    slow = autoconfig.measure_speed("cpu", False, 65)
+    overhead[0] = 0.11  # a little slower: the cached line stands
+    assert autoconfig.measure_speed("cpu", False, 65) == slow
+    overhead[0] = 0.02  # the machine is back to its speed: measured again, and kept
+    fast = autoconfig.measure_speed("cpu", False, 65)
+    assert fast.overhead == pytest.approx(0.02) and fast.per_flop == pytest.approx(1e-12)
+    assert next(iter(json.loads((tmp_path / "speed.json").read_text()).values()))[0] == pytest.approx(0.02)
 
 
 def test_train_prints_and_stores_the_choice_and_flags_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
