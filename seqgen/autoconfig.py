@@ -61,7 +61,7 @@ PARAMS_PER_TOKEN = 4.0
 #: tiny-shakespeare's best 10-minute run (the cpu-10min preset) read 12.
 MAX_EPOCHS = 12.0
 BATCH, LAYERS, EMBED = 64, 2, 64
-#: A cached speed line is measured again when a quick check runs this much faster than it predicts.
+#: A cached speed line is measured again when a quick check takes under this share of its prediction.
 FASTER = 0.8
 #: Flags that describe the model: giving any of them means the user chooses the model.
 MODEL_FLAGS = frozenset({"cell", "layers", "hidden", "embed", "dropout", "tie_weights", "init"})
